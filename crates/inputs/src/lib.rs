@@ -1,0 +1,121 @@
+//! A build's inputs, loaded and validated before anything runs: the profile
+//! (`config/silvermetal-base.conf`), the snapshot pin (`config/snapshot-pin.env`), the
+//! SOURCE_DATE_EPOCH override (`config/source-date-epoch.env`) and the source commit.
+//!
+//! The configuration files are read as `KEY=VALUE` without running a shell ([`envfile`]);
+//! every error names the file, the line where there is one, and what was expected.
+
+pub mod envfile;
+pub mod epoch;
+pub mod profile;
+pub mod snapshot;
+pub mod source;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+pub use epoch::{Origin as EpochOrigin, SourceDateEpoch};
+pub use profile::Profile;
+pub use snapshot::SnapshotPin;
+pub use source::Source;
+
+/// An input error: one line naming the file (and line) and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}:{line}: {message}", file.display())]
+    At {
+        file: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{}: {message}", file.display())]
+    File { file: PathBuf, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Everything a build depends on besides the tools and the package archive.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub config_dir: PathBuf,
+    pub profile: Profile,
+    pub pin: SnapshotPin,
+    pub epoch: SourceDateEpoch,
+    pub source: Source,
+    /// sha256 over the configuration files' names and bytes: the profile's identity.
+    pub profile_sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Build a work tree with uncommitted changes (recorded in BUILD_INFO).
+    pub allow_dirty: bool,
+}
+
+impl Inputs {
+    pub fn load(config_dir: &Path, opts: LoadOptions) -> Result<Self, Error> {
+        if !config_dir.is_dir() {
+            return Err(Error::Other(format!(
+                "{}: no such configuration directory; pass --config DIR",
+                config_dir.display()
+            )));
+        }
+        let profile = Profile::load(config_dir)?;
+        let pin = SnapshotPin::load(config_dir)?;
+        let source = Source::discover(config_dir)?;
+        if source.is_dirty() && !opts.allow_dirty {
+            let n = source.dirty.len();
+            return Err(Error::Other(format!(
+                "{}: the work tree has uncommitted changes ({n} path{}, e.g. {}); \
+                 commit them, or pass --allow-dirty (recorded in BUILD_INFO)",
+                source.root.display(),
+                if n == 1 { "" } else { "s" },
+                source.dirty[0]
+            )));
+        }
+        let epoch = match SourceDateEpoch::from_config(config_dir)? {
+            Some(e) => e,
+            None => match SourceDateEpoch::from_env()? {
+                Some(e) => e,
+                None => SourceDateEpoch::new(source.commit_time, EpochOrigin::Commit)
+                    .map_err(|m| Error::Other(format!("commit time of HEAD: {m}")))?,
+            },
+        };
+        Ok(Self {
+            config_dir: config_dir.to_path_buf(),
+            profile_sha256: profile_sha256(config_dir)?,
+            profile,
+            pin,
+            epoch,
+            source,
+        })
+    }
+}
+
+/// The configuration files that make up a profile, in hashing order.
+pub const CONFIG_FILES: &[&str] = &[profile::FILE, snapshot::FILE, epoch::FILE];
+
+fn profile_sha256(config_dir: &Path) -> Result<String, Error> {
+    let mut h = Sha256::new();
+    for name in CONFIG_FILES {
+        let path = config_dir.join(name);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                h.update(name.as_bytes());
+                h.update([0]);
+                h.update((bytes.len() as u64).to_be_bytes());
+                h.update(&bytes);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::File {
+                    file: path,
+                    message: format!("cannot read: {e}"),
+                });
+            }
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
