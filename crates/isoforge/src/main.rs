@@ -35,7 +35,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {};
+    let result: anyhow::Result<u8> = match cli.command {};
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
