@@ -31,11 +31,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build the ISO of the committed profile into output/<build-id>/ (needs root).
+    Build(commands::build::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<u8> = match cli.command {};
+    let result = match cli.command {
+        Command::Build(args) => commands::build::run(args),
+    };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

@@ -1,0 +1,383 @@
+//! `isoforge build`: one commit in, `output/<build-id>/` out.
+//!
+//! The pipeline, one crate per stage:
+//!
+//! | stage | crate | in | out |
+//! |---|---|---|---|
+//! | inputs | `isoforge-inputs` | `config/`, git | profile, pin, SOURCE_DATE_EPOCH, commit |
+//! | rootfs | `isoforge-rootfs` | profile, package source | cleaned, branded directory |
+//! | squashfs | `isoforge-squashfs` | rootfs | `live/filesystem.squashfs` |
+//! | boot files | `isoforge-bootfiles` | menu, epoch | `boot/grub/{grub.cfg,bios.img,efi.img}` |
+//! | ISO | `isoforge-iso` | staging tree | the hybrid ISO |
+//!
+//! and then `SHA256SUMS` and `BUILD_INFO`. Work happens in a hidden temporary directory
+//! ([`output`]) that is renamed into place only when everything is written.
+
+mod output;
+pub mod preflight;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use isoforge_buildinfo::{Artefact, BuildInfo, Package};
+use isoforge_checksums::{Entry, Sha256Digest, sha256_file};
+use isoforge_exec::{Progress, Runner, ToolEnv};
+use isoforge_inputs::{Inputs, LoadOptions};
+use isoforge_rootfs::source::{self, PackageSource};
+
+pub use output::Staged;
+
+/// The version written into BUILD_INFO and the ISO's application id.
+pub const ISOFORGE: &str = concat!("isoforge ", env!("CARGO_PKG_VERSION"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Inputs(#[from] isoforge_inputs::Error),
+    #[error(transparent)]
+    Tool(#[from] isoforge_exec::Error),
+    #[error(transparent)]
+    Rootfs(isoforge_rootfs::Error),
+    #[error(transparent)]
+    BootFiles(#[from] isoforge_bootfiles::Error),
+    #[error(transparent)]
+    Iso(#[from] isoforge_iso::Error),
+    #[error(transparent)]
+    Sandbox(isoforge_sandbox::Error),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Io { context, source }
+    }
+}
+
+impl From<isoforge_rootfs::Error> for Error {
+    fn from(e: isoforge_rootfs::Error) -> Self {
+        match e {
+            isoforge_rootfs::Error::Tool(t) => Error::Tool(t),
+            other => Error::Rootfs(other),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config_dir: PathBuf,
+    pub output_root: PathBuf,
+    pub force: bool,
+    pub allow_dirty: bool,
+    /// Keep the rootfs and staging tree in `output/<build-id>.work/`.
+    pub keep_work: bool,
+}
+
+/// A finished build.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub dir: PathBuf,
+    pub iso: PathBuf,
+    pub iso_sha256: Sha256Digest,
+    pub build_id: String,
+}
+
+const STAGES: usize = 5;
+
+fn label(n: usize, name: &str) -> String {
+    format!("[{n}/{STAGES}] {name}")
+}
+
+/// Runs the whole pipeline. Must run inside the build namespace (see `isoforge-sandbox`).
+pub fn build(opts: &Options, progress: &Progress) -> Result<Outcome, Error> {
+    let inputs = Inputs::load(
+        &opts.config_dir,
+        LoadOptions {
+            allow_dirty: opts.allow_dirty,
+        },
+    )?;
+    preflight::check_tools()?;
+    let build_id = inputs.source.build_id();
+    // Files the tools create must not depend on the caller's umask.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    let staged = Staged::prepare(&opts.output_root, &build_id, opts.force)?;
+    progress.note(format!(
+        "building {} {} from commit {}{} (SOURCE_DATE_EPOCH={} from {})",
+        inputs.profile.product_name,
+        inputs.profile.product_version,
+        inputs.source.commit,
+        if inputs.source.is_dirty() {
+            " with uncommitted changes"
+        } else {
+            ""
+        },
+        inputs.epoch,
+        inputs.epoch.origin,
+    ));
+    let work = staged.work();
+    let env = ToolEnv::new(
+        inputs.epoch.seconds(),
+        &work.join("home"),
+        &work.join("tmp"),
+    );
+    for d in [work.join("home"), work.join("tmp")] {
+        fs::create_dir_all(&d).map_err(Error::io(format!("cannot create {}", d.display())))?;
+    }
+    let runner = Runner::new(env, &staged.logs(), progress.clone())
+        .map_err(Error::io("cannot create the log directory"))?;
+    match run_stages(&inputs, &runner, &staged, &build_id) {
+        Ok((iso_name, iso_sha256)) => {
+            if opts.keep_work {
+                let kept = staged.keep_work()?;
+                progress.note(format!("work tree kept in {}", kept.display()));
+            }
+            let dir = staged.commit()?;
+            Ok(Outcome {
+                iso: dir.join(&iso_name),
+                dir,
+                iso_sha256,
+                build_id,
+            })
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            let logs = staged.fail(&msg);
+            Err(match (e, logs) {
+                (Error::Tool(isoforge_exec::Error::Cancelled), _) => {
+                    Error::Invalid("cancelled; nothing was written".into())
+                }
+                (e, Some(dir)) => Error::Invalid(format!("{e}; logs in {}", dir.display())),
+                (e, None) => e,
+            })
+        }
+    }
+}
+
+fn run_stages(
+    inputs: &Inputs,
+    runner: &Runner,
+    staged: &Staged,
+    build_id: &str,
+) -> Result<(String, Sha256Digest), Error> {
+    let progress = runner.progress();
+    let profile = &inputs.profile;
+    let epoch = inputs.epoch.seconds();
+    let work = staged.work();
+    let rootfs = work.join("rootfs");
+    let staging = work.join("staging");
+
+    // 1. rootfs
+    let stage = progress.stage(label(1, "rootfs: mmdebstrap"));
+    let package_source = source::choose(&inputs.pin, &profile.suite, Duration::from_secs(10));
+    if let PackageSource::Mirror { reason, .. } = &package_source {
+        progress.note(format!("packages from {} ({reason})", package_source.url()));
+    }
+    isoforge_rootfs::bootstrap::run(runner, &stage, profile, &package_source, &rootfs)?;
+    stage.done(&format!(
+        "{} packages",
+        isoforge_rootfs::packages::installed(&rootfs)?.len()
+    ));
+
+    // 2. cleanup and branding
+    let stage = progress.stage(label(2, "rootfs: cleanup and branding"));
+    let cleaned = isoforge_rootfs::cleanup::run(&rootfs)?;
+    let branded = isoforge_rootfs::branding::apply(
+        &rootfs,
+        &isoforge_rootfs::branding::Branding {
+            profile,
+            build_id,
+            mirror: &inputs.pin.mirror,
+            epoch,
+        },
+    )?;
+    let clamped = isoforge_rootfs::tree::clamp_times(&rootfs, epoch)?;
+    let mut log = cleaned.render();
+    for b in &branded {
+        log.push_str(&format!("wrote {b}\n"));
+    }
+    log.push_str(&format!(
+        "clamped the times of {clamped} entries to {epoch}\n"
+    ));
+    fs::write(staged.logs().join("cleanup.log"), log)
+        .map_err(Error::io("cannot write cleanup.log"))?;
+    let boot = isoforge_rootfs::boot_images(&rootfs)?;
+    let installed = isoforge_rootfs::packages::installed(&rootfs)?;
+    stage.done(&format!(
+        "{} files cleaned, {} branded, {clamped} times clamped",
+        cleaned.actions.len(),
+        branded.len()
+    ));
+
+    // 3. squashfs
+    let stage = progress.stage(label(3, "squashfs: mksquashfs"));
+    let live = staging.join("live");
+    fs::create_dir_all(&live).map_err(Error::io("cannot create the staging tree"))?;
+    let squashfs = live.join("filesystem.squashfs");
+    isoforge_squashfs::pack(
+        runner,
+        &stage,
+        &rootfs,
+        &squashfs,
+        &profile.mksquashfs_options,
+    )?;
+    copy(&boot.kernel, &live.join("vmlinuz"))?;
+    copy(&boot.initrd, &live.join("initrd.img"))?;
+    let manifest: String = installed
+        .iter()
+        .map(|p| format!("{}\t{}\n", p.name, p.version))
+        .collect();
+    write(&live.join("filesystem.packages"), &manifest)?;
+    let disk = staging.join(".disk");
+    fs::create_dir_all(&disk).map_err(Error::io("cannot create .disk"))?;
+    write(
+        &disk.join("info"),
+        &format!(
+            "{} {} {} ({build_id})\n",
+            profile.product_name, profile.product_version, profile.architecture
+        ),
+    )?;
+    stage.done(&format!("{} MB", size(&squashfs)? / 1_000_000));
+
+    // 4. boot files
+    let stage = progress.stage(label(4, "boot files: GRUB BIOS + UEFI"));
+    let menu = isoforge_bootfiles::Menu {
+        title: profile.grub_menu_title.clone(),
+        kernel: "/live/vmlinuz".into(),
+        initrd: "/live/initrd.img".into(),
+        cmdline: profile.live_boot_options.clone(),
+    };
+    isoforge_bootfiles::make(
+        runner,
+        &stage,
+        &staging,
+        &work.join("grub"),
+        &menu,
+        &isoforge_iso::grub_uuid(epoch),
+        epoch,
+    )?;
+    stage.done("");
+
+    // 5. ISO, sums and build info
+    let stage = progress.stage(label(5, "iso: xorriso"));
+    let iso_name = profile.iso_file_name();
+    let result = staged.result();
+    let iso = result.join(&iso_name);
+    isoforge_iso::master(
+        runner,
+        &stage,
+        &staging,
+        &iso,
+        &isoforge_iso::Volume {
+            label: profile.iso_volume_label.clone(),
+            publisher: profile.iso_publisher.clone(),
+            application: ISOFORGE.to_uppercase(),
+            epoch,
+        },
+        &isoforge_iso::Boot {
+            bios_image: isoforge_bootfiles::BIOS_IMAGE.into(),
+            efi_image: isoforge_bootfiles::EFI_IMAGE.into(),
+            mbr_template: isoforge_bootfiles::HYBRID_MBR.into(),
+        },
+    )?;
+    let platforms = isoforge_iso::boot_platforms(&iso)?;
+    for want in ["BIOS", "UEFI"] {
+        if !platforms.iter().any(|p| p == want) {
+            return Err(Error::Invalid(format!(
+                "the ISO has no {want} El Torito boot entry (found: {platforms:?})"
+            )));
+        }
+    }
+    let iso_sha256 = sha256_file(&iso).map_err(Error::io("cannot hash the ISO"))?;
+    let info = BuildInfo {
+        format: isoforge_buildinfo::FORMAT,
+        build_tool: ISOFORGE.into(),
+        source: profile.product_id.clone(),
+        product_name: profile.product_name.clone(),
+        version: profile.product_version.clone(),
+        architecture: profile.architecture.clone(),
+        profile_sha256: inputs.profile_sha256.clone(),
+        commit: inputs.source.commit.clone(),
+        dirty_paths: inputs.source.dirty.clone(),
+        source_date_epoch: epoch,
+        source_date_epoch_origin: inputs.epoch.origin.to_string(),
+        snapshot_timestamp: inputs.pin.timestamp.clone(),
+        snapshot_url: inputs.pin.url(),
+        mirror: inputs.pin.mirror.clone(),
+        package_source: match &package_source {
+            PackageSource::Snapshot { url } => format!("snapshot {url}"),
+            PackageSource::Mirror { url, .. } => format!("mirror {url} (snapshot unreachable)"),
+        },
+        runtime: "host".into(),
+        kernel: boot.release.clone(),
+        build_tools: preflight::tool_versions()?,
+        environment: runner
+            .env()
+            .recorded()
+            .into_iter()
+            .chain([("UMASK".to_string(), "0022".to_string())])
+            .collect(),
+        installed: installed
+            .iter()
+            .map(|p| Package {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                architecture: p.architecture.clone(),
+            })
+            .collect(),
+        artefacts: vec![Artefact {
+            sha256: iso_sha256.hex(),
+            size: size(&iso)?,
+            name: iso_name.clone(),
+        }],
+    };
+    write(&result.join("BUILD_INFO"), &info.render())?;
+    let sums = [iso_name.as_str(), "BUILD_INFO"]
+        .iter()
+        .map(|n| {
+            sha256_file(&result.join(n))
+                .map(|digest| Entry {
+                    name: n.to_string(),
+                    digest,
+                })
+                .map_err(Error::io(format!("cannot hash {n}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    write(
+        &result.join("SHA256SUMS"),
+        &isoforge_checksums::render(&sums),
+    )?;
+    fs::File::open(&iso)
+        .and_then(|f| f.sync_all())
+        .map_err(Error::io("cannot sync the ISO"))?;
+    stage.done(&format!(
+        "{} MB, sha256 {}",
+        size(&iso)? / 1_000_000,
+        iso_sha256
+    ));
+    Ok((iso_name, iso_sha256))
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), Error> {
+    fs::copy(from, to).map(|_| ()).map_err(Error::io(format!(
+        "cannot copy {} to {}",
+        from.display(),
+        to.display()
+    )))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Error> {
+    fs::write(path, text).map_err(Error::io(format!("cannot write {}", path.display())))
+}
+
+fn size(path: &Path) -> Result<u64, Error> {
+    Ok(fs::metadata(path)
+        .map_err(Error::io(format!("cannot stat {}", path.display())))?
+        .len())
+}

@@ -1,0 +1,314 @@
+//! `BUILD_INFO`: everything a build was made from, so that anyone can rebuild it and compare.
+//!
+//! deb822, in the spirit of Debian's `.buildinfo`: one paragraph; multi-line fields for the
+//! tools, the environment, the image's installed packages and the artefacts' checksums.
+//! It holds nothing that differs between two builds of the same inputs (no build date, path
+//! or host name), so it is itself reproducible and listed in `SHA256SUMS`.
+
+use isoforge_deb822::Paragraph;
+
+/// The format this crate writes; newer ones are refused when read.
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artefact {
+    pub sha256: String,
+    pub size: u64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildInfo {
+    pub format: u32,
+    /// `isoforge <version>`.
+    pub build_tool: String,
+    /// The profile's PRODUCT_ID.
+    pub source: String,
+    pub product_name: String,
+    pub version: String,
+    pub architecture: String,
+    pub profile_sha256: String,
+    pub commit: String,
+    /// Uncommitted paths when built with `--allow-dirty`; empty for a clean commit.
+    pub dirty_paths: Vec<String>,
+    pub source_date_epoch: i64,
+    /// `commit`, `config` or `environment`.
+    pub source_date_epoch_origin: String,
+    pub snapshot_timestamp: String,
+    pub snapshot_url: String,
+    pub mirror: String,
+    /// What the packages were actually installed from.
+    pub package_source: String,
+    /// How the tools were provided (`host`: the build machine's own).
+    pub runtime: String,
+    pub kernel: String,
+    /// `(package, version)` of the tools that made the image.
+    pub build_tools: Vec<(String, String)>,
+    /// `NAME=value` the tools ran with.
+    pub environment: Vec<(String, String)>,
+    pub installed: Vec<Package>,
+    pub artefacts: Vec<Artefact>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    #[error("{0}")]
+    Syntax(#[from] isoforge_deb822::Error),
+    #[error("expected exactly one paragraph, found {0}")]
+    Paragraphs(usize),
+    #[error("missing field {0}")]
+    Missing(&'static str),
+    #[error("field {field}: {message}")]
+    Field {
+        field: &'static str,
+        message: String,
+    },
+    #[error(
+        "format {0} is newer than this isoforge understands (format {FORMAT}); use a newer isoforge"
+    )]
+    Newer(u32),
+}
+
+impl BuildInfo {
+    pub fn render(&self) -> String {
+        let mut p = Paragraph::new();
+        p.push("Format", self.format.to_string());
+        p.push("Build-Tool", &self.build_tool);
+        p.push("Source", &self.source);
+        p.push("Product-Name", &self.product_name);
+        p.push("Version", &self.version);
+        p.push("Architecture", &self.architecture);
+        p.push("Profile-Sha256", &self.profile_sha256);
+        p.push("Commit", &self.commit);
+        p.push(
+            "Commit-Dirty",
+            if self.dirty_paths.is_empty() {
+                "no"
+            } else {
+                "yes"
+            },
+        );
+        if !self.dirty_paths.is_empty() {
+            p.push("Dirty-Paths", multiline(self.dirty_paths.iter().cloned()));
+        }
+        p.push("Source-Date-Epoch", self.source_date_epoch.to_string());
+        p.push("Source-Date-Epoch-Origin", &self.source_date_epoch_origin);
+        p.push("Snapshot-Timestamp", &self.snapshot_timestamp);
+        p.push("Snapshot-Url", &self.snapshot_url);
+        p.push("Mirror", &self.mirror);
+        p.push("Package-Source", &self.package_source);
+        p.push("Runtime", &self.runtime);
+        p.push("Kernel", &self.kernel);
+        p.push(
+            "Build-Tools",
+            multiline(self.build_tools.iter().map(|(n, v)| format!("{n} (= {v})"))),
+        );
+        p.push(
+            "Environment",
+            multiline(self.environment.iter().map(|(k, v)| format!("{k}=\"{v}\""))),
+        );
+        p.push(
+            "Installed-Packages",
+            multiline(
+                self.installed
+                    .iter()
+                    .map(|x| format!("{} (= {}) {}", x.name, x.version, x.architecture)),
+            ),
+        );
+        p.push(
+            "Checksums-Sha256",
+            multiline(
+                self.artefacts
+                    .iter()
+                    .map(|a| format!("{} {} {}", a.sha256, a.size, a.name)),
+            ),
+        );
+        isoforge_deb822::write(&[p])
+    }
+
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let ps = isoforge_deb822::parse(text)?;
+        let [p] = ps.as_slice() else {
+            return Err(Error::Paragraphs(ps.len()));
+        };
+        let get = |f: &'static str| p.get(f).ok_or(Error::Missing(f));
+        let format: u32 = get("Format")?.parse().map_err(|_| Error::Field {
+            field: "Format",
+            message: "expected a number".into(),
+        })?;
+        if format > FORMAT {
+            return Err(Error::Newer(format));
+        }
+        let lines = |f: &'static str| -> Result<Vec<String>, Error> {
+            Ok(get(f)?
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect())
+        };
+        let versioned = |l: &str, field: &'static str| -> Result<(String, String, String), Error> {
+            // `name (= version) rest`
+            let bad = || Error::Field {
+                field,
+                message: format!("expected `name (= version)`, found {l:?}"),
+            };
+            let (name, rest) = l.split_once(" (= ").ok_or_else(bad)?;
+            let (version, tail) = rest.split_once(')').ok_or_else(bad)?;
+            Ok((name.into(), version.into(), tail.trim().into()))
+        };
+        let epoch = get("Source-Date-Epoch")?;
+        Ok(Self {
+            format,
+            build_tool: get("Build-Tool")?.into(),
+            source: get("Source")?.into(),
+            product_name: get("Product-Name")?.into(),
+            version: get("Version")?.into(),
+            architecture: get("Architecture")?.into(),
+            profile_sha256: get("Profile-Sha256")?.into(),
+            commit: get("Commit")?.into(),
+            dirty_paths: if p.get("Dirty-Paths").is_some() {
+                lines("Dirty-Paths")?
+            } else {
+                Vec::new()
+            },
+            source_date_epoch: epoch.parse().map_err(|_| Error::Field {
+                field: "Source-Date-Epoch",
+                message: format!("{epoch:?} is not a number"),
+            })?,
+            source_date_epoch_origin: get("Source-Date-Epoch-Origin")?.into(),
+            snapshot_timestamp: get("Snapshot-Timestamp")?.into(),
+            snapshot_url: get("Snapshot-Url")?.into(),
+            mirror: get("Mirror")?.into(),
+            package_source: get("Package-Source")?.into(),
+            runtime: get("Runtime")?.into(),
+            kernel: get("Kernel")?.into(),
+            build_tools: lines("Build-Tools")?
+                .iter()
+                .map(|l| versioned(l, "Build-Tools").map(|(n, v, _)| (n, v)))
+                .collect::<Result<_, _>>()?,
+            environment: lines("Environment")?
+                .iter()
+                .map(|l| {
+                    let (k, v) = l.split_once('=').ok_or(Error::Field {
+                        field: "Environment",
+                        message: format!("expected NAME=\"value\", found {l:?}"),
+                    })?;
+                    Ok((k.to_string(), v.trim_matches('"').to_string()))
+                })
+                .collect::<Result<_, Error>>()?,
+            installed: lines("Installed-Packages")?
+                .iter()
+                .map(|l| {
+                    versioned(l, "Installed-Packages").map(|(name, version, architecture)| {
+                        Package {
+                            name,
+                            version,
+                            architecture,
+                        }
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            artefacts: lines("Checksums-Sha256")?
+                .iter()
+                .map(|l| {
+                    let mut it = l.splitn(3, ' ');
+                    let (Some(sha256), Some(size), Some(name)) = (it.next(), it.next(), it.next())
+                    else {
+                        return Err(Error::Field {
+                            field: "Checksums-Sha256",
+                            message: format!("expected `sha256 size name`, found {l:?}"),
+                        });
+                    };
+                    let size = size.parse().map_err(|_| Error::Field {
+                        field: "Checksums-Sha256",
+                        message: format!("{size:?} is not a size"),
+                    })?;
+                    Ok(Artefact {
+                        sha256: sha256.into(),
+                        size,
+                        name: name.into(),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+fn multiline(items: impl Iterator<Item = String>) -> String {
+    let mut s = String::new();
+    for i in items {
+        s.push('\n');
+        s.push_str(&i);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> BuildInfo {
+        BuildInfo {
+            format: FORMAT,
+            build_tool: "isoforge 0.1.0".into(),
+            source: "silvermetal".into(),
+            product_name: "SilverMetal Linux".into(),
+            version: "1.1.0".into(),
+            architecture: "amd64".into(),
+            profile_sha256: "ab".repeat(32),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            dirty_paths: vec![],
+            source_date_epoch: 1_700_000_000,
+            source_date_epoch_origin: "commit".into(),
+            snapshot_timestamp: "20261101T000000Z".into(),
+            snapshot_url: "https://snapshot.debian.org/archive/debian/20261101T000000Z/".into(),
+            mirror: "http://deb.debian.org/debian".into(),
+            package_source: "mirror http://deb.debian.org/debian (snapshot unreachable)".into(),
+            runtime: "host".into(),
+            kernel: "6.1.0-50-amd64".into(),
+            build_tools: vec![("xorriso".into(), "1.5.4-4".into())],
+            environment: vec![("LC_ALL".into(), "C.UTF-8".into())],
+            installed: vec![Package {
+                name: "base-files".into(),
+                version: "12.4+deb12u13".into(),
+                architecture: "amd64".into(),
+            }],
+            artefacts: vec![Artefact {
+                sha256: "cd".repeat(32),
+                size: 226_818_048,
+                name: "silvermetal-1.1.0-amd64.iso".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let b = sample();
+        let text = b.render();
+        assert!(text.contains("\nCommit-Dirty: no\n"), "{text}");
+        assert!(text.contains("\nInstalled-Packages:\n base-files (= 12.4+deb12u13) amd64\n"));
+        assert_eq!(BuildInfo::parse(&text).unwrap(), b);
+        let mut dirty = sample();
+        dirty.dirty_paths = vec!["config/silvermetal-base.conf".into()];
+        assert_eq!(BuildInfo::parse(&dirty.render()).unwrap(), dirty);
+    }
+
+    #[test]
+    fn refuses_newer_formats_and_missing_fields() {
+        let text = sample().render().replace("Format: 1", "Format: 2");
+        assert_eq!(BuildInfo::parse(&text).unwrap_err(), Error::Newer(2));
+        let text = sample().render().replace("Commit: ", "Komit: ");
+        assert_eq!(
+            BuildInfo::parse(&text).unwrap_err(),
+            Error::Missing("Commit")
+        );
+    }
+}

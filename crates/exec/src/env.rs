@@ -1,0 +1,64 @@
+//! The fixed environment every tool runs in.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::Path;
+
+/// Fixed search path: the tools come from the system, never from the caller's `$PATH`.
+pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Caller variables passed through because they change how files are fetched, not what is
+/// built.
+const PASS_THROUGH: &[&str] = &[
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+];
+
+#[derive(Debug, Clone)]
+pub struct ToolEnv {
+    vars: BTreeMap<String, OsString>,
+}
+
+impl ToolEnv {
+    /// `home` and `tmp` are directories inside the build's work tree: no rc file of the
+    /// caller's (`~/.mtoolsrc`, `~/.xorrisorc`) is ever read.
+    pub fn new(source_date_epoch: i64, home: &Path, tmp: &Path) -> Self {
+        let mut vars: BTreeMap<String, OsString> = BTreeMap::new();
+        vars.insert("PATH".into(), PATH.into());
+        vars.insert("LC_ALL".into(), "C.UTF-8".into());
+        vars.insert("LANG".into(), "C.UTF-8".into());
+        vars.insert("TZ".into(), "UTC".into());
+        vars.insert(
+            "SOURCE_DATE_EPOCH".into(),
+            source_date_epoch.to_string().into(),
+        );
+        vars.insert("HOME".into(), home.as_os_str().into());
+        vars.insert("TMPDIR".into(), tmp.as_os_str().into());
+        for name in PASS_THROUGH {
+            if let Some(v) = std::env::var_os(name) {
+                vars.insert((*name).into(), v);
+            }
+        }
+        Self { vars }
+    }
+
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &OsString)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The variables that determine the output, for BUILD_INFO: paths and proxies are left
+    /// out because they differ between machines without changing a byte of the image.
+    pub fn recorded(&self) -> Vec<(String, String)> {
+        self.vars
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(k.as_str(), "HOME" | "TMPDIR") && !PASS_THROUGH.contains(&k.as_str())
+            })
+            .map(|(k, v)| (k.clone(), v.to_string_lossy().into_owned()))
+            .collect()
+    }
+}

@@ -1,0 +1,17 @@
+//! Running a build's external tools (mmdebstrap, mksquashfs, grub-mkimage, mtools, xorriso).
+//!
+//! - [`ToolEnv`]: the only environment a tool sees: an allow-list, with `LC_ALL=C.UTF-8`,
+//!   `TZ=UTC` and `SOURCE_DATE_EPOCH` fixed, so the caller's shell cannot leak into the image.
+//! - [`Runner`]: runs one tool in its own process group, keeps its full output in a log file,
+//!   shows its last line on the progress display, and kills it when the build is cancelled.
+//! - [`Progress`]: a spinner per stage on a terminal, plain timestamped lines otherwise.
+//! - [`cancel`]: SIGINT/SIGTERM/SIGHUP set a flag that every wait loop checks.
+
+pub mod cancel;
+mod env;
+mod progress;
+mod runner;
+
+pub use env::ToolEnv;
+pub use progress::{Progress, Stage};
+pub use runner::{Error, Runner};

@@ -1,0 +1,322 @@
+//! Known sources of non-determinism in a freshly installed Debian system, and what to do about
+//! each. The table is the point: each entry says why the file differs between builds.
+
+use std::fs;
+use std::path::Path;
+
+use glob::{MatchOptions, Pattern};
+
+use crate::{Error, io_err};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Delete files and symlinks that match (directories are left alone).
+    RemoveFile,
+    /// Delete whatever matches, directories with their contents.
+    RemoveTree,
+    /// Empty regular files that match, keeping owner and mode.
+    Truncate,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// Path relative to the rootfs; `*` matches within one component, `**` across several.
+    pub pattern: &'static str,
+    pub action: Action,
+    pub why: &'static str,
+}
+
+pub const RULES: &[Rule] = &[
+    Rule {
+        pattern: "etc/machine-id",
+        action: Action::Truncate,
+        why: "a random id written at install time; empty, each boot makes its own",
+    },
+    Rule {
+        pattern: "var/lib/dbus/machine-id",
+        action: Action::RemoveFile,
+        why: "a copy of the random machine id",
+    },
+    Rule {
+        pattern: "var/lib/systemd/random-seed",
+        action: Action::RemoveFile,
+        why: "random by design",
+    },
+    Rule {
+        pattern: "var/lib/systemd/credential.secret",
+        action: Action::RemoveFile,
+        why: "random by design",
+    },
+    Rule {
+        pattern: "var/cache/ldconfig/aux-cache",
+        action: Action::RemoveFile,
+        why: "records inode numbers and times of the build host's files",
+    },
+    Rule {
+        pattern: "etc/ssh/ssh_host_*",
+        action: Action::RemoveFile,
+        why: "SSH host keys are random and must be unique to each machine",
+    },
+    Rule {
+        pattern: "**/__pycache__",
+        action: Action::RemoveTree,
+        why: "Python bytecode caches record source mtimes",
+    },
+    Rule {
+        pattern: "**/*.pyc",
+        action: Action::RemoveFile,
+        why: "Python bytecode records source mtimes",
+    },
+    Rule {
+        pattern: "var/log/**",
+        action: Action::Truncate,
+        why: "logs record the wall-clock time of the build",
+    },
+    Rule {
+        pattern: "var/lib/apt/lists/*_*",
+        action: Action::RemoveFile,
+        why: "apt's package lists depend on when the mirror was read",
+    },
+    Rule {
+        pattern: "var/cache/apt/*.bin",
+        action: Action::RemoveFile,
+        why: "apt's binary caches are rebuilt on demand",
+    },
+    Rule {
+        pattern: "var/cache/apt/archives/*.deb",
+        action: Action::RemoveFile,
+        why: "downloaded packages",
+    },
+    Rule {
+        pattern: "var/cache/debconf/*-old",
+        action: Action::RemoveFile,
+        why: "debconf's backup copies",
+    },
+    Rule {
+        pattern: "etc/nvme/hostid",
+        action: Action::RemoveFile,
+        why: "nvme-cli's postinst writes a random UUID",
+    },
+    Rule {
+        pattern: "etc/nvme/hostnqn",
+        action: Action::RemoveFile,
+        why: "nvme-cli's postinst writes a random host NQN",
+    },
+    Rule {
+        pattern: "var/lib/dkms/**/make.log",
+        action: Action::RemoveFile,
+        why: "dkms build logs record wall-clock build times",
+    },
+    Rule {
+        pattern: "var/cache/man/**",
+        action: Action::RemoveFile,
+        why: "man-db's index records when it was built",
+    },
+    Rule {
+        pattern: "var/cache/fontconfig/*",
+        action: Action::RemoveFile,
+        why: "fontconfig caches record directory mtimes",
+    },
+    Rule {
+        pattern: "etc/resolv.conf",
+        action: Action::RemoveFile,
+        why: "mmdebstrap copies the build host's resolver configuration",
+    },
+    Rule {
+        pattern: "tmp/*",
+        action: Action::RemoveTree,
+        why: "leftovers of package scripts",
+    },
+    Rule {
+        pattern: "var/tmp/*",
+        action: Action::RemoveTree,
+        why: "leftovers of package scripts",
+    },
+];
+
+/// What cleanup did: one `(action, path, why)` per entry touched.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub actions: Vec<(Action, String, &'static str)>,
+}
+
+impl Report {
+    /// One line per action, for the build's cleanup log.
+    pub fn render(&self) -> String {
+        self.actions
+            .iter()
+            .map(|(a, p, why)| {
+                let verb = match a {
+                    Action::Truncate => "emptied",
+                    Action::RemoveFile | Action::RemoveTree => "removed",
+                };
+                format!("{verb} /{p}: {why}\n")
+            })
+            .collect()
+    }
+}
+
+/// Applies [`RULES`] to `root`. Never follows symlinks or leaves the file system.
+pub fn run(root: &Path) -> Result<Report, Error> {
+    let opts = MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    let patterns: Vec<(Pattern, &Rule)> = RULES
+        .iter()
+        .map(|r| Pattern::new(r.pattern).map(|p| (p, r)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::Invalid(format!("bad cleanup pattern: {e}")))?;
+
+    let mut todo: Vec<(Action, String, &'static str, bool)> = Vec::new();
+    let mut walk = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .same_file_system(true)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(entry) = walk.next() {
+        let entry =
+            entry.map_err(|e| io_err(format!("cannot walk {}", root.display()))(e.into()))?;
+        let Ok(rel) = entry.path().strip_prefix(root) else {
+            continue;
+        };
+        let Some(rel) = rel.to_str() else { continue };
+        let ft = entry.file_type();
+        let Some((_, rule)) = patterns.iter().find(|(p, r)| {
+            p.matches_with(rel, opts)
+                && match r.action {
+                    Action::RemoveFile => !ft.is_dir(),
+                    Action::RemoveTree => true,
+                    Action::Truncate => ft.is_file(),
+                }
+        }) else {
+            continue;
+        };
+        if ft.is_dir() {
+            walk.skip_current_dir();
+        }
+        todo.push((rule.action, rel.to_string(), rule.why, ft.is_dir()));
+    }
+
+    let mut report = Report::default();
+    for (action, rel, why, is_dir) in todo {
+        let path = root.join(&rel);
+        match action {
+            Action::Truncate => {
+                let meta = fs::symlink_metadata(&path)
+                    .map_err(io_err(format!("cannot stat {}", path.display())))?;
+                if meta.len() == 0 && rel != "etc/machine-id" {
+                    continue;
+                }
+                fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .custom_flags_nofollow()
+                    .open(&path)
+                    .map_err(io_err(format!("cannot empty {}", path.display())))?;
+            }
+            Action::RemoveFile => fs::remove_file(&path)
+                .map_err(io_err(format!("cannot remove {}", path.display())))?,
+            Action::RemoveTree if is_dir => fs::remove_dir_all(&path)
+                .map_err(io_err(format!("cannot remove {}", path.display())))?,
+            Action::RemoveTree => fs::remove_file(&path)
+                .map_err(io_err(format!("cannot remove {}", path.display())))?,
+        }
+        report.actions.push((action, rel, why));
+    }
+    Ok(report)
+}
+
+trait NoFollow {
+    fn custom_flags_nofollow(&mut self) -> &mut Self;
+}
+
+impl NoFollow for fs::OpenOptions {
+    fn custom_flags_nofollow(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(nix::libc::O_NOFOLLOW)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(root: &Path, rel: &str, body: &str) {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, body).unwrap();
+    }
+
+    #[test]
+    fn cleans_known_offenders_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        touch(r, "etc/machine-id", "0123456789abcdef\n");
+        touch(r, "var/cache/ldconfig/aux-cache", "x");
+        touch(r, "etc/ssh/ssh_host_ed25519_key", "k");
+        touch(r, "etc/ssh/sshd_config", "keep");
+        touch(
+            r,
+            "usr/lib/python3/dist-packages/m/__pycache__/m.cpython-311.pyc",
+            "b",
+        );
+        touch(r, "usr/lib/python3/dist-packages/m/old.pyc", "b");
+        touch(r, "var/log/dpkg.log", "2026-01-01 install");
+        touch(r, "var/log/apt/term.log", "Log started");
+        touch(r, "etc/nvme/hostid", "uuid");
+        touch(
+            r,
+            "var/lib/dkms/zfs/2.1/6.1.0-amd64/x86_64/log/make.log",
+            "built at 12:00",
+        );
+        touch(
+            r,
+            "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
+            "x",
+        );
+        touch(r, "var/lib/apt/lists/lock", "");
+        touch(r, "etc/resolv.conf", "nameserver 10.0.0.1");
+        touch(r, "tmp/leftover/file", "x");
+        // A link whose target must not be touched even though its name matches.
+        let outside = tempfile::tempdir().unwrap();
+        touch(outside.path(), "precious.log", "keep me");
+        std::os::unix::fs::symlink(
+            outside.path().join("precious.log"),
+            r.join("var/log/link.log"),
+        )
+        .unwrap();
+
+        let report = run(r).unwrap();
+        assert_eq!(fs::read(r.join("etc/machine-id")).unwrap(), b"");
+        for gone in [
+            "var/cache/ldconfig/aux-cache",
+            "etc/ssh/ssh_host_ed25519_key",
+            "usr/lib/python3/dist-packages/m/__pycache__",
+            "usr/lib/python3/dist-packages/m/old.pyc",
+            "etc/nvme/hostid",
+            "var/lib/dkms/zfs/2.1/6.1.0-amd64/x86_64/log/make.log",
+            "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
+            "etc/resolv.conf",
+            "tmp/leftover",
+        ] {
+            assert!(
+                fs::symlink_metadata(r.join(gone)).is_err(),
+                "{gone} should be gone"
+            );
+        }
+        assert_eq!(fs::read(r.join("var/log/dpkg.log")).unwrap(), b"");
+        assert_eq!(fs::read(r.join("var/log/apt/term.log")).unwrap(), b"");
+        assert!(r.join("etc/ssh/sshd_config").exists());
+        assert!(r.join("var/lib/apt/lists/lock").exists());
+        assert!(r.join("tmp").is_dir());
+        assert_eq!(
+            fs::read_to_string(outside.path().join("precious.log")).unwrap(),
+            "keep me"
+        );
+        let log = report.render();
+        assert!(log.contains("removed /etc/nvme/hostid: nvme-cli"), "{log}");
+    }
+}
