@@ -33,12 +33,16 @@ struct Cli {
 enum Command {
     /// Build the ISO of the committed profile into output/<build-id>/ (needs root).
     Build(commands::build::Args),
+    /// Build twice from scratch under different environments and compare every artefact
+    /// (exit 0 identical, 1 different, 2 error; needs root).
+    Verify(commands::verify::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Build(args) => commands::build::run(args),
+        Command::Verify(args) => commands::verify::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,73 @@
+//! `isoforge verify`: build twice from scratch under different environments and compare.
+
+use std::path::PathBuf;
+
+use isoforge_exec::Progress;
+
+use crate::exit;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Configuration directory (inside the git repository whose HEAD is built).
+    #[arg(long, default_value = "config", value_name = "DIR")]
+    pub config: PathBuf,
+    /// Where `<build-id>/build-a`, `build-b` and `verification.log` are written.
+    #[arg(long, default_value = "verify", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Where the verified result is placed as `<build-id>/` when both builds agree.
+    #[arg(long, default_value = "output", value_name = "DIR")]
+    pub output: PathBuf,
+    /// Replace an existing `<output>/<build-id>/` with the verified result.
+    #[arg(long)]
+    pub force: bool,
+    /// Verify a work tree with uncommitted changes.
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Echo every line the tools print.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    isoforge_exec::cancel::install()?;
+    let progress = Progress::new(args.verbose);
+    let report = isoforge_verify::verify(
+        &isoforge_verify::Options {
+            config_dir: args.config,
+            verify_root: args.dir,
+            output_root: args.output,
+            force: args.force,
+            allow_dirty: args.allow_dirty,
+            verbose: args.verbose,
+        },
+        &progress,
+    )?;
+    println!();
+    for c in &report.artefacts {
+        let hex = |d: &Option<isoforge_checksums::Sha256Digest>| {
+            d.map(|d| d.hex()).unwrap_or_else(|| "(missing)".into())
+        };
+        let verdict = if c.identical() {
+            "identical"
+        } else {
+            "DIFFERENT"
+        };
+        println!("{}: {verdict}", c.name);
+        println!("  build A {}", hex(&c.a));
+        println!("  build B {}", hex(&c.b));
+        if let Some(o) = c.first_difference {
+            println!("  first differing byte at offset {o} (0x{o:x})");
+        }
+    }
+    println!("verification log: {}", report.log.display());
+    if report.identical() {
+        if let Some(p) = &report.promoted {
+            println!("verified result: {}", p.display());
+        }
+        println!("IDENTICAL: both builds produced the same bytes");
+        Ok(exit::OK)
+    } else {
+        println!("DIFFERENT: the builds are not reproducible");
+        Ok(exit::DIFFERENT)
+    }
+}

@@ -1,0 +1,430 @@
+//! `isoforge verify`: two builds of the same commit, from scratch, in two directories
+//! (`build-a/`, `build-b/`), the second under a deliberately different environment; then a
+//! comparison of every artefact and `verification.log`.
+//!
+//! Each build runs from its own `git clone` of the commit, so the build path differs and
+//! nothing from the caller's work tree (or a previous build) is reused. Build B differs in
+//! host and domain name (a UTS namespace), the `/etc/hostname` file mmdebstrap copies, the
+//! time zone, the locale, the umask (002), `HOME` and `USER`. A leak of any of these into
+//! the image shows up as a difference.
+
+pub mod compare;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use isoforge_exec::Progress;
+use isoforge_inputs::Source;
+use isoforge_sandbox::Variation;
+
+pub use compare::Compared;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Inputs(#[from] isoforge_inputs::Error),
+    #[error("{0}")]
+    Failed(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let context = context.into();
+    move |source| Error::Io { context, source }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config_dir: PathBuf,
+    /// `<dir>/<build-id>/build-{a,b}` and `verification.log` go here.
+    pub verify_root: PathBuf,
+    /// Where the verified result is placed as `<build-id>/` (if not there already).
+    pub output_root: PathBuf,
+    pub force: bool,
+    pub allow_dirty: bool,
+    pub verbose: bool,
+}
+
+/// One of the two builds.
+#[derive(Debug, Clone)]
+pub struct Side {
+    pub name: &'static str,
+    pub dir: PathBuf,
+    /// `(what, value)` of the environment this side ran in, for the log.
+    pub environment: Vec<(String, String)>,
+    pub took: Duration,
+}
+
+#[derive(Debug)]
+pub struct Report {
+    pub build_id: String,
+    pub commit: String,
+    pub dir: PathBuf,
+    pub sides: [Side; 2],
+    pub artefacts: Vec<Compared>,
+    /// The verified result's place, when build A's output was moved there.
+    pub promoted: Option<PathBuf>,
+    pub log: PathBuf,
+}
+
+impl Report {
+    pub fn identical(&self) -> bool {
+        !self.artefacts.is_empty() && self.artefacts.iter().all(Compared::identical)
+    }
+
+    /// Output directory of one side's build.
+    pub fn result_dir(&self, side: usize) -> PathBuf {
+        self.sides[side].dir.join("output").join(&self.build_id)
+    }
+}
+
+/// What build B changes, and how it is described in the log.
+struct Varied {
+    variation: Variation,
+    env: Vec<(&'static str, String)>,
+}
+
+fn varied(dir: &Path) -> Result<Varied, Error> {
+    let hostname_file = dir.join("etc-hostname");
+    std::fs::write(&hostname_file, "isoforge-verify-b\n")
+        .map_err(io_err("cannot write the varied /etc/hostname"))?;
+    Ok(Varied {
+        variation: Variation {
+            hostname: "isoforge-verify-b".into(),
+            domainname: "verify-b.invalid".into(),
+            hostname_file,
+            umask: 0o002,
+        },
+        env: vec![
+            // UTC+13:45: a zone nobody builds in, so a leak cannot pass for UTC.
+            ("TZ", "Pacific/Chatham".into()),
+            ("LANG", "fr_FR.UTF-8".into()),
+            ("LC_ALL", "fr_FR.UTF-8".into()),
+            ("LANGUAGE", "fr".into()),
+            ("HOME", dir.join("home").display().to_string()),
+            ("USER", "isoforge-b".into()),
+            ("LOGNAME", "isoforge-b".into()),
+        ],
+    })
+}
+
+/// Runs both builds and compares them. Exit status is the caller's: identical or not.
+pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Error::Failed(
+            "isoforge verify needs root (its builds use mmdebstrap's root mode and namespaces); run it with sudo".into(),
+        ));
+    }
+    let source = Source::discover(&opts.config_dir)?;
+    if source.is_dirty() && !opts.allow_dirty {
+        return Err(Error::Failed(format!(
+            "{}: the work tree has uncommitted changes (e.g. {}); commit them, or pass --allow-dirty",
+            source.root.display(),
+            source.dirty[0]
+        )));
+    }
+    let config_rel = opts
+        .config_dir
+        .canonicalize()
+        .map_err(io_err(format!(
+            "cannot resolve {}",
+            opts.config_dir.display()
+        )))?
+        .strip_prefix(&source.root)
+        .map(Path::to_path_buf)
+        .map_err(|_| {
+            Error::Failed(format!(
+                "{} is not inside the repository {}",
+                opts.config_dir.display(),
+                source.root.display()
+            ))
+        })?;
+    let build_id = source.build_id();
+    let dir = absolute(&opts.verify_root)?.join(&build_id);
+    if dir.exists() {
+        isoforge_sandbox::remove_tree(&dir)
+            .map_err(|e| Error::Failed(format!("cannot clear {}: {e}", dir.display())))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+    progress.note(format!(
+        "verifying commit {} in {} (two builds from scratch)",
+        source.commit,
+        dir.display()
+    ));
+
+    let exe = std::env::current_exe().map_err(io_err("cannot find the isoforge binary"))?;
+    let mut sides = Vec::new();
+    for (name, vary) in [("a", false), ("b", true)] {
+        let side_dir = dir.join(format!("build-{name}"));
+        let src = side_dir.join("src");
+        checkout(&source, &src, opts.allow_dirty)?;
+        let mut cmd = Command::new(&exe);
+        cmd.arg("build")
+            .arg("--config")
+            .arg(src.join(&config_rel))
+            .arg("--output")
+            .arg(side_dir.join("output"))
+            .current_dir(&src);
+        if opts.allow_dirty {
+            cmd.arg("--allow-dirty");
+        }
+        if opts.verbose {
+            cmd.arg("--verbose");
+        }
+        let mut environment = vec![("build path".to_string(), src.display().to_string())];
+        if vary {
+            let v = varied(&side_dir)?;
+            std::fs::create_dir_all(side_dir.join("home"))
+                .map_err(io_err("cannot create the varied HOME"))?;
+            for (k, val) in &v.env {
+                cmd.env(k, val);
+                environment.push((k.to_string(), val.clone()));
+            }
+            environment.push(("hostname".into(), v.variation.hostname.clone()));
+            environment.push(("domain name".into(), v.variation.domainname.clone()));
+            environment.push(("/etc/hostname".into(), v.variation.hostname.clone()));
+            environment.push(("umask".into(), format!("{:04o}", v.variation.umask)));
+            v.variation
+                .apply(&mut cmd)
+                .map_err(io_err("cannot prepare the varied environment"))?;
+        } else {
+            environment.extend(caller_environment());
+        }
+        progress.note(format!(
+            "== build {} in {} ==",
+            name.to_uppercase(),
+            side_dir.display()
+        ));
+        let started = Instant::now();
+        let status = cmd
+            .status()
+            .map_err(io_err(format!("cannot start {}", exe.display())))?;
+        if isoforge_exec::cancel::is_cancelled() {
+            return Err(Error::Failed("cancelled".into()));
+        }
+        if !status.success() {
+            return Err(Error::Failed(format!(
+                "build {} failed ({status}); its logs are in {}/output",
+                name.to_uppercase(),
+                side_dir.display()
+            )));
+        }
+        sides.push(Side {
+            name,
+            dir: side_dir,
+            environment,
+            took: started.elapsed(),
+        });
+    }
+    let sides: [Side; 2] = sides
+        .try_into()
+        .map_err(|_| Error::Failed("internal: two builds expected".into()))?;
+    let a = sides[0].dir.join("output").join(&build_id);
+    let b = sides[1].dir.join("output").join(&build_id);
+    let artefacts =
+        compare::artefacts(&a, &b).map_err(io_err("cannot compare the two builds' artefacts"))?;
+    let mut report = Report {
+        build_id,
+        commit: source.commit.clone(),
+        log: dir.join("verification.log"),
+        dir,
+        sides,
+        artefacts,
+        promoted: None,
+    };
+    if report.identical() {
+        report.promoted = promote(&report, opts)?;
+    }
+    std::fs::write(&report.log, render_log(&report))
+        .map_err(io_err(format!("cannot write {}", report.log.display())))?;
+    Ok(report)
+}
+
+/// A fresh clone of the commit (plus the uncommitted files with `--allow-dirty`).
+fn checkout(source: &Source, dest: &Path, with_dirty: bool) -> Result<(), Error> {
+    let git = |args: &[&std::ffi::OsStr], cwd: &Path| -> Result<(), Error> {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(cwd)
+            .env("LC_ALL", "C")
+            .output()
+            .map_err(io_err("cannot run git"))?;
+        if !out.status.success() {
+            return Err(Error::Failed(format!(
+                "git {}: {}",
+                args.iter()
+                    .map(|a| a.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    };
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .map_err(io_err(format!("cannot create {}", parent.display())))?;
+    git(
+        &[
+            "clone".as_ref(),
+            "--quiet".as_ref(),
+            "--no-hardlinks".as_ref(),
+            "--no-checkout".as_ref(),
+            source.root.as_os_str(),
+            dest.as_os_str(),
+        ],
+        parent,
+    )?;
+    git(
+        &[
+            "checkout".as_ref(),
+            "--quiet".as_ref(),
+            "--detach".as_ref(),
+            source.commit.as_ref(),
+        ],
+        dest,
+    )?;
+    if with_dirty {
+        for rel in &source.dirty {
+            let from = source.root.join(rel);
+            let to = dest.join(rel);
+            if from.is_file() {
+                if let Some(p) = to.parent() {
+                    std::fs::create_dir_all(p)
+                        .map_err(io_err(format!("cannot create {}", p.display())))?;
+                }
+                std::fs::copy(&from, &to).map_err(io_err(format!("cannot copy {rel}")))?;
+            } else if !from.exists() && to.is_file() {
+                std::fs::remove_file(&to).map_err(io_err(format!("cannot remove {rel}")))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves build A's output to `<output>/<build-id>/`, unless something is there (then it is
+/// left alone, without `--force`).
+fn promote(report: &Report, opts: &Options) -> Result<Option<PathBuf>, Error> {
+    let dest = opts.output_root.join(&report.build_id);
+    if dest.exists() {
+        if !opts.force {
+            return Ok(None);
+        }
+        isoforge_sandbox::remove_tree(&dest)
+            .map_err(|e| Error::Failed(format!("cannot replace {}: {e}", dest.display())))?;
+    }
+    std::fs::create_dir_all(&opts.output_root).map_err(io_err(format!(
+        "cannot create {}",
+        opts.output_root.display()
+    )))?;
+    match std::fs::rename(report.result_dir(0), &dest) {
+        Ok(()) => Ok(Some(dest)),
+        // Another file system: leave it where it is; the log says where.
+        Err(e) if e.raw_os_error() == Some(nix::libc::EXDEV) => Ok(None),
+        Err(e) => Err(io_err(format!(
+            "cannot move the result to {}",
+            dest.display()
+        ))(e)),
+    }
+}
+
+fn caller_environment() -> Vec<(String, String)> {
+    let host = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut out = vec![("hostname".to_string(), host)];
+    for k in ["TZ", "LANG", "LC_ALL", "HOME", "USER"] {
+        out.push((
+            k.into(),
+            std::env::var(k).unwrap_or_else(|_| "(unset)".into()),
+        ));
+    }
+    let mask = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    nix::sys::stat::umask(mask);
+    out.push(("umask".into(), format!("{:04o}", mask.bits())));
+    out
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, Error> {
+    std::path::absolute(p).map_err(io_err(format!("cannot resolve {}", p.display())))
+}
+
+fn hex_or_missing(d: &Option<isoforge_checksums::Sha256Digest>) -> String {
+    d.map(|d| d.hex()).unwrap_or_else(|| "(missing)".into())
+}
+
+/// `verification.log`: what was varied, the hashes, the verdict, the tool versions.
+pub fn render_log(r: &Report) -> String {
+    let mut s = String::new();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let _ = writeln!(s, "isoforge verify, {now}");
+    let _ = writeln!(s, "commit: {}", r.commit);
+    let _ = writeln!(s, "build id: {}\n", r.build_id);
+    for side in &r.sides {
+        let _ = writeln!(
+            s,
+            "build {} ({}, {:.0} s):",
+            side.name.to_uppercase(),
+            side.dir.display(),
+            side.took.as_secs_f64()
+        );
+        for (k, v) in &side.environment {
+            let _ = writeln!(s, "  {k}: {v}");
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(
+        s,
+        "varied in build B: build path, hostname, domain name, /etc/hostname, TZ, locale (LANG, LC_ALL, LANGUAGE), umask, HOME, USER\n"
+    );
+    let _ = writeln!(s, "artefacts:");
+    for c in &r.artefacts {
+        let verdict = if c.identical() {
+            "identical".to_string()
+        } else {
+            match c.first_difference {
+                Some(o) => format!("DIFFERENT, first differing byte at offset {o} (0x{o:x})"),
+                None => "DIFFERENT".into(),
+            }
+        };
+        let _ = writeln!(s, "  {}: {verdict}", c.name);
+        let _ = writeln!(s, "    A {}", hex_or_missing(&c.a));
+        let _ = writeln!(s, "    B {}", hex_or_missing(&c.b));
+    }
+    let _ = writeln!(
+        s,
+        "\nresult: {}",
+        if r.identical() {
+            "IDENTICAL"
+        } else {
+            "DIFFERENT"
+        }
+    );
+    if let Some(p) = &r.promoted {
+        let _ = writeln!(s, "verified result: {}", p.display());
+    }
+    let info = std::fs::read_to_string(
+        r.promoted
+            .clone()
+            .unwrap_or_else(|| r.result_dir(0))
+            .join("BUILD_INFO"),
+    )
+    .ok()
+    .and_then(|t| isoforge_buildinfo::BuildInfo::parse(&t).ok());
+    if let Some(info) = info {
+        let _ = writeln!(s, "\ntool versions (build A):");
+        for (n, v) in &info.build_tools {
+            let _ = writeln!(s, "  {n} {v}");
+        }
+        let _ = writeln!(s, "  {}", info.build_tool);
+    }
+    s
+}
