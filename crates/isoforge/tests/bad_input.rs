@@ -1,0 +1,161 @@
+//! Bad input stops the build before anything is written, with one line naming the file, the
+//! line and what is expected.
+
+mod common;
+
+use common::{Repo, require_root, stderr};
+
+fn assert_refused(repo: &Repo, out: &std::process::Output, want: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let last = err.trim_end().lines().last().unwrap_or("");
+    assert!(last.starts_with("isoforge: error: "), "{err}");
+    assert!(last.contains(want), "expected {want:?} in {last:?}");
+    assert!(
+        repo.output_entries().is_empty(),
+        "nothing may be written: {:?}",
+        repo.output_entries()
+    );
+}
+
+#[test]
+fn malformed_pin_names_file_and_line() {
+    require_root();
+    let repo = Repo::with_default_profile();
+    repo.set(
+        "snapshot-pin.env",
+        "SNAPSHOT_TIMESTAMP",
+        "SNAPSHOT_TIMESTAMP=2026-11-01",
+    );
+    repo.commit("bad pin");
+    let out = repo.build(&[]);
+    assert_refused(&repo, &out, "snapshot-pin.env:");
+    assert!(stderr(&out).contains("SNAPSHOT_TIMESTAMP: \"2026-11-01\"; expected YYYYMMDDTHHMMSSZ"));
+}
+
+#[test]
+fn missing_pin_file_and_key() {
+    require_root();
+    let repo = Repo::with_default_profile();
+    std::fs::remove_file(repo.config().join("snapshot-pin.env")).unwrap();
+    repo.commit("no pin");
+    assert_refused(&repo, &repo.build(&[]), "snapshot-pin.env: cannot read");
+    std::fs::write(
+        repo.config().join("snapshot-pin.env"),
+        "MIRROR=http://deb.debian.org/debian\n",
+    )
+    .unwrap();
+    repo.commit("pin without timestamp");
+    assert_refused(
+        &repo,
+        &repo.build(&[]),
+        "missing required key SNAPSHOT_TIMESTAMP",
+    );
+}
+
+#[test]
+fn malformed_config_value_and_unknown_key() {
+    require_root();
+    let repo = Repo::with_default_profile();
+    repo.set(
+        "silvermetal-base.conf",
+        "ISO_VOLUME_LABEL",
+        "ISO_VOLUME_LABEL=silver metal",
+    );
+    repo.commit("bad label");
+    assert_refused(&repo, &repo.build(&[]), "silvermetal-base.conf:");
+    repo.set(
+        "silvermetal-base.conf",
+        "ISO_VOLUME_LABEL",
+        "ISO_VOLUME_LABEL=OK",
+    );
+    repo.set(
+        "silvermetal-base.conf",
+        "KERNEL_FLAVOUR",
+        "KERNEL_FLAVOUR=rt",
+    );
+    repo.commit("unknown key");
+    assert_refused(&repo, &repo.build(&[]), "unknown key KERNEL_FLAVOUR");
+    repo.set("silvermetal-base.conf", "KERNEL_FLAVOUR", "");
+    repo.set(
+        "silvermetal-base.conf",
+        "MKSQUASHFS_OPTIONS",
+        "MKSQUASHFS_OPTIONS=\"-comp xz -all-time 0\"",
+    );
+    repo.commit("fights the epoch");
+    assert_refused(&repo, &repo.build(&[]), "-all-time is not allowed");
+}
+
+#[test]
+fn malformed_source_date_epoch() {
+    require_root();
+    let repo = Repo::with_default_profile();
+    let out = repo
+        .isoforge()
+        .arg("build")
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .output()
+        .unwrap();
+    assert_refused(
+        &repo,
+        &out,
+        "environment variable SOURCE_DATE_EPOCH: \"yesterday\"",
+    );
+    std::fs::write(
+        repo.config().join("source-date-epoch.env"),
+        "SOURCE_DATE_EPOCH=17e8\n",
+    )
+    .unwrap();
+    repo.commit("bad epoch");
+    assert_refused(
+        &repo,
+        &repo.build(&[]),
+        "source-date-epoch.env:1: SOURCE_DATE_EPOCH:",
+    );
+}
+
+#[test]
+fn dirty_tree_is_refused_unless_allowed() {
+    require_root();
+    let repo = Repo::with_default_profile();
+    std::fs::write(repo.path().join("notes.txt"), "uncommitted").unwrap();
+    let out = repo.build(&[]);
+    assert_refused(&repo, &out, "uncommitted changes");
+    assert!(stderr(&out).contains("--allow-dirty"));
+    // Allowed, the build gets past the check: a suite that does not exist then fails in
+    // mmdebstrap, quickly, and only its logs are kept, under <id>-dirty.failed/.
+    repo.set("silvermetal-base.conf", "SUITE", "SUITE=no-such-suite");
+    let out = repo.build(&["--allow-dirty"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("mmdebstrap exited with status"), "{err}");
+    let entries = repo.output_entries();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].ends_with("-dirty.failed"), "{entries:?}");
+    let failed = repo.output().join(&entries[0]);
+    assert!(failed.join("logs/mmdebstrap.log").is_file());
+    assert!(!failed.join("SHA256SUMS").exists());
+}
+
+#[test]
+fn not_a_git_repository() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo::with_default_profile();
+    let config = dir.path().join("config");
+    std::fs::create_dir(&config).unwrap();
+    for f in ["silvermetal-base.conf", "snapshot-pin.env"] {
+        std::fs::copy(repo.config().join(f), config.join(f)).unwrap();
+    }
+    let out = repo
+        .isoforge()
+        .args(["build", "--config"])
+        .arg(&config)
+        .arg("--output")
+        .arg(dir.path().join("output"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not inside a git work tree"), "{err}");
+}

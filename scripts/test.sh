@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test, as CI does: formatting and lints, the unit and integration tests (real
+# mmdebstrap, mksquashfs, xorriso, mtools and QEMU on real images), then end to end:
+# `isoforge verify` on the default profile (two full builds, must be identical).
+# Installs what is missing first. Needs root (mmdebstrap root mode, namespaces).
+set -euo pipefail
+top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
+"$top/scripts/setup.sh" --tests
+export PATH="$HOME/.cargo/bin:$PATH"
+cd "$top"
+started=$(date +%s)
+step() { printf '\n=== %s (%ds) ===\n' "$1" "$(( $(date +%s) - started ))"; }
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+
+step "end to end: isoforge verify (two builds from scratch, build B in a varied environment)"
+bin="$top/target/release/isoforge"
+"$bin" verify --config "$top/config" --dir "$top/verify" --output "$top/output" --force
+id=$(git -C "$top" rev-parse HEAD | cut -c1-12)
+iso=$(ls "$top/output/$id"/*.iso)
+(cd "$top/output/$id" && sha256sum -c SHA256SUMS)
+export ISOFORGE_TEST_ISO="$iso"
+
+step "unit and integration tests"
+cargo test --release --locked --workspace 2>&1 | tee "$top/target/test-output.txt"
+
+step "done"
+passed=$(grep -Eo '[0-9]+ passed' "$top/target/test-output.txt" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$top/target/test-output.txt" | awk '{s+=$1} END {print s+0}')
+echo "verify: identical; ISO $iso"
+echo "$passed passed, $failed failed"
