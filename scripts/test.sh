@@ -24,11 +24,16 @@ iso=$(ls "$top/output/$id"/*.iso)
 (cd "$top/output/$id" && sha256sum -c SHA256SUMS)
 export ISOFORGE_TEST_ISO="$iso"
 
+step "end to end: isoforge rebuild of the verified BUILD_INFO, from another directory"
+elsewhere=$(mktemp -d)
+(cd "$elsewhere" && "$bin" rebuild "$top/output/$id/BUILD_INFO" --source "$top" --dir "$elsewhere/rebuild")
+rm -rf "$elsewhere"
+
 step "unit and integration tests"
 cargo test --release --locked --workspace 2>&1 | tee "$top/target/test-output.txt"
 
 step "done"
 passed=$(grep -Eo '[0-9]+ passed' "$top/target/test-output.txt" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$top/target/test-output.txt" | awk '{s+=$1} END {print s+0}')
-echo "verify: identical; ISO $iso"
+echo "verify: identical; rebuild: reproduced; ISO $iso"
 echo "$passed passed, $failed failed"

@@ -303,6 +303,7 @@ fn run_stages(
         version: profile.product_version.clone(),
         architecture: profile.architecture.clone(),
         profile_sha256: inputs.profile_sha256.clone(),
+        config_dir: config_dir_in_repo(inputs)?,
         commit: inputs.source.commit.clone(),
         dirty_paths: inputs.source.dirty.clone(),
         source_date_epoch: epoch,
@@ -338,7 +339,12 @@ fn run_stages(
         }],
     };
     write(&result.join("BUILD_INFO"), &info.render())?;
-    let sums = [iso_name.as_str(), "BUILD_INFO"]
+    let provenance = format!("{iso_name}.intoto.json");
+    write(
+        &result.join(&provenance),
+        &isoforge_buildinfo::provenance::statement(&info),
+    )?;
+    let sums = [iso_name.as_str(), "BUILD_INFO", provenance.as_str()]
         .iter()
         .map(|n| {
             sha256_file(&result.join(n))
@@ -362,6 +368,31 @@ fn run_stages(
         iso_sha256
     ));
     Ok((iso_name, iso_sha256))
+}
+
+/// Where the configuration lives inside the repository, for BUILD_INFO (and rebuilds).
+fn config_dir_in_repo(inputs: &Inputs) -> Result<String, Error> {
+    let abs = inputs.config_dir.canonicalize().map_err(Error::io(format!(
+        "cannot resolve {}",
+        inputs.config_dir.display()
+    )))?;
+    let rel = abs.strip_prefix(&inputs.source.root).map_err(|_| {
+        Error::Invalid(format!(
+            "{} is not inside the repository {}",
+            abs.display(),
+            inputs.source.root.display()
+        ))
+    })?;
+    Ok(match rel.to_str() {
+        Some("") => ".".into(),
+        Some(s) => s.into(),
+        None => {
+            return Err(Error::Invalid(format!(
+                "{} is not valid UTF-8",
+                rel.display()
+            )));
+        }
+    })
 }
 
 fn copy(from: &Path, to: &Path) -> Result<(), Error> {

@@ -5,6 +5,8 @@
 //! It holds nothing that differs between two builds of the same inputs (no build date, path
 //! or host name), so it is itself reproducible and listed in `SHA256SUMS`.
 
+pub mod provenance;
+
 use isoforge_deb822::Paragraph;
 
 /// The format this crate writes; newer ones are refused when read.
@@ -35,6 +37,8 @@ pub struct BuildInfo {
     pub version: String,
     pub architecture: String,
     pub profile_sha256: String,
+    /// The configuration directory, relative to the repository's top level.
+    pub config_dir: String,
     pub commit: String,
     /// Uncommitted paths when built with `--allow-dirty`; empty for a clean commit.
     pub dirty_paths: Vec<String>,
@@ -86,6 +90,7 @@ impl BuildInfo {
         p.push("Version", &self.version);
         p.push("Architecture", &self.architecture);
         p.push("Profile-Sha256", &self.profile_sha256);
+        p.push("Config-Dir", &self.config_dir);
         p.push("Commit", &self.commit);
         p.push(
             "Commit-Dirty",
@@ -173,6 +178,7 @@ impl BuildInfo {
             version: get("Version")?.into(),
             architecture: get("Architecture")?.into(),
             profile_sha256: get("Profile-Sha256")?.into(),
+            config_dir: get("Config-Dir")?.into(),
             commit: get("Commit")?.into(),
             dirty_paths: if p.get("Dirty-Paths").is_some() {
                 lines("Dirty-Paths")?
@@ -252,10 +258,10 @@ fn multiline(items: impl Iterator<Item = String>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample() -> BuildInfo {
+    pub(crate) fn sample() -> BuildInfo {
         BuildInfo {
             format: FORMAT,
             build_tool: "isoforge 0.1.0".into(),
@@ -264,6 +270,7 @@ mod tests {
             version: "1.1.0".into(),
             architecture: "amd64".into(),
             profile_sha256: "ab".repeat(32),
+            config_dir: "config".into(),
             commit: "0123456789abcdef0123456789abcdef01234567".into(),
             dirty_paths: vec![],
             source_date_epoch: 1_700_000_000,

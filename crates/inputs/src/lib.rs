@@ -97,7 +97,8 @@ impl Inputs {
 /// The configuration files that make up a profile, in hashing order.
 pub const CONFIG_FILES: &[&str] = &[profile::FILE, snapshot::FILE, epoch::FILE];
 
-fn profile_sha256(config_dir: &Path) -> Result<String, Error> {
+/// The profile's identity: sha256 over the configuration files' names and bytes.
+pub fn profile_sha256(config_dir: &Path) -> Result<String, Error> {
     let mut h = Sha256::new();
     for name in CONFIG_FILES {
         let path = config_dir.join(name);

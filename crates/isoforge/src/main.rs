@@ -36,6 +36,9 @@ enum Command {
     /// Build twice from scratch under different environments and compare every artefact
     /// (exit 0 identical, 1 different, 2 error; needs root).
     Verify(commands::verify::Args),
+    /// Rebuild what a BUILD_INFO records in a fresh directory and compare with its hashes
+    /// (exit 0 reproduced, 1 different, 2 error; needs root).
+    Rebuild(commands::rebuild::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => commands::build::run(args),
         Command::Verify(args) => commands::verify::run(args),
+        Command::Rebuild(args) => commands::rebuild::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

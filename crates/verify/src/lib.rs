@@ -8,7 +8,9 @@
 //! time zone, the locale, the umask (002), `HOME` and `USER`. A leak of any of these into
 //! the image shows up as a difference.
 
+pub mod checkout;
 pub mod compare;
+pub mod rebuild;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -163,14 +165,11 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
     for (name, vary) in [("a", false), ("b", true)] {
         let side_dir = dir.join(format!("build-{name}"));
         let src = side_dir.join("src");
-        checkout(&source, &src, opts.allow_dirty)?;
-        let mut cmd = Command::new(&exe);
-        cmd.arg("build")
-            .arg("--config")
-            .arg(src.join(&config_rel))
-            .arg("--output")
-            .arg(side_dir.join("output"))
-            .current_dir(&src);
+        checkout::commit(source.root.as_os_str(), &source.commit, &src)?;
+        if opts.allow_dirty {
+            checkout::copy_dirty(&source, &src)?;
+        }
+        let mut cmd = build_command(&exe, &src, &config_rel, &side_dir.join("output"));
         if opts.allow_dirty {
             cmd.arg("--allow-dirty");
         }
@@ -246,68 +245,6 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
     Ok(report)
 }
 
-/// A fresh clone of the commit (plus the uncommitted files with `--allow-dirty`).
-fn checkout(source: &Source, dest: &Path, with_dirty: bool) -> Result<(), Error> {
-    let git = |args: &[&std::ffi::OsStr], cwd: &Path| -> Result<(), Error> {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(cwd)
-            .env("LC_ALL", "C")
-            .output()
-            .map_err(io_err("cannot run git"))?;
-        if !out.status.success() {
-            return Err(Error::Failed(format!(
-                "git {}: {}",
-                args.iter()
-                    .map(|a| a.to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(())
-    };
-    let parent = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .map_err(io_err(format!("cannot create {}", parent.display())))?;
-    git(
-        &[
-            "clone".as_ref(),
-            "--quiet".as_ref(),
-            "--no-hardlinks".as_ref(),
-            "--no-checkout".as_ref(),
-            source.root.as_os_str(),
-            dest.as_os_str(),
-        ],
-        parent,
-    )?;
-    git(
-        &[
-            "checkout".as_ref(),
-            "--quiet".as_ref(),
-            "--detach".as_ref(),
-            source.commit.as_ref(),
-        ],
-        dest,
-    )?;
-    if with_dirty {
-        for rel in &source.dirty {
-            let from = source.root.join(rel);
-            let to = dest.join(rel);
-            if from.is_file() {
-                if let Some(p) = to.parent() {
-                    std::fs::create_dir_all(p)
-                        .map_err(io_err(format!("cannot create {}", p.display())))?;
-                }
-                std::fs::copy(&from, &to).map_err(io_err(format!("cannot copy {rel}")))?;
-            } else if !from.exists() && to.is_file() {
-                std::fs::remove_file(&to).map_err(io_err(format!("cannot remove {rel}")))?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Moves build A's output to `<output>/<build-id>/`, unless something is there (then it is
 /// left alone, without `--force`).
 fn promote(report: &Report, opts: &Options) -> Result<Option<PathBuf>, Error> {
@@ -332,6 +269,18 @@ fn promote(report: &Report, opts: &Options) -> Result<Option<PathBuf>, Error> {
             dest.display()
         ))(e)),
     }
+}
+
+/// `isoforge build` of the checkout `src`, writing under `output`.
+pub(crate) fn build_command(exe: &Path, src: &Path, config_rel: &Path, output: &Path) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.arg("build")
+        .arg("--config")
+        .arg(src.join(config_rel))
+        .arg("--output")
+        .arg(output)
+        .current_dir(src);
+    cmd
 }
 
 fn caller_environment() -> Vec<(String, String)> {

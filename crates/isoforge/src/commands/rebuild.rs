@@ -1,0 +1,101 @@
+//! `isoforge rebuild BUILD_INFO`: rebuild what a BUILD_INFO records, from scratch, and compare.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::Context;
+use isoforge_exec::Progress;
+
+use crate::exit;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The BUILD_INFO of the build to reproduce (e.g. a release's, or output/<id>/BUILD_INFO).
+    pub build_info: PathBuf,
+    /// Repository (path or URL) holding the recorded commit [default: the git repository of
+    /// the current directory].
+    #[arg(long, value_name = "REPO")]
+    pub source: Option<OsString>,
+    /// Fresh directory for the checkout and the rebuilt output [default: rebuild/<build-id>,
+    /// cleared first].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Echo every line the tools print.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    isoforge_exec::cancel::install()?;
+    let progress = Progress::new(args.verbose);
+    let recorded = isoforge_verify::rebuild::read_build_info(&args.build_info)?;
+    let source = match args.source {
+        Some(s) => s,
+        None => current_repository()?,
+    };
+    let dir = match args.dir {
+        Some(d) => d,
+        None => {
+            let d =
+                PathBuf::from("rebuild").join(&recorded.commit[..12.min(recorded.commit.len())]);
+            isoforge_sandbox::remove_tree(&d)?;
+            d
+        }
+    };
+    let report = isoforge_verify::rebuild::rebuild(
+        &isoforge_verify::rebuild::Options {
+            build_info: args.build_info.clone(),
+            source,
+            dir,
+            verbose: args.verbose,
+        },
+        &progress,
+    )?;
+    println!();
+    for o in &report.outcomes {
+        let got = o
+            .got
+            .map(|d| d.hex())
+            .unwrap_or_else(|| "(not produced)".into());
+        println!(
+            "{}: {}",
+            o.name,
+            if o.matches() {
+                "reproduced"
+            } else {
+                "DIFFERENT"
+            }
+        );
+        println!("  recorded {}", o.expected);
+        println!("  rebuilt  {got}  ({})", o.rebuilt.display());
+    }
+    for (tool, was, now) in &report.tool_differences {
+        println!("note: {tool} was {was} in the recorded build, {now} here");
+    }
+    if report.matches() {
+        println!(
+            "REPRODUCED: the rebuild matches {}",
+            args.build_info.display()
+        );
+        Ok(exit::OK)
+    } else {
+        println!(
+            "DIFFERENT: the rebuild does not match {}",
+            args.build_info.display()
+        );
+        Ok(exit::DIFFERENT)
+    }
+}
+
+fn current_repository() -> anyhow::Result<OsString> {
+    let out = Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .output()
+        .context("cannot run git")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the current directory is not in a git repository; pass --source REPO"
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().into())
+}

@@ -1,0 +1,174 @@
+//! `isoforge rebuild BUILD_INFO`: the independent rebuilder's path. Check out the recorded
+//! commit in a fresh directory, build it, and compare with the hashes BUILD_INFO records.
+
+use std::path::{Path, PathBuf};
+
+use isoforge_buildinfo::BuildInfo;
+use isoforge_checksums::{Sha256Digest, sha256_file};
+use isoforge_exec::Progress;
+
+use crate::{Error, io_err};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub build_info: PathBuf,
+    /// The repository (path or URL) that holds the recorded commit.
+    pub source: std::ffi::OsString,
+    /// A fresh directory for the checkout and the rebuilt output.
+    pub dir: PathBuf,
+    pub verbose: bool,
+}
+
+/// One recorded artefact and what the rebuild produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub name: String,
+    pub expected: String,
+    pub got: Option<Sha256Digest>,
+    /// Where the rebuilt file is.
+    pub rebuilt: PathBuf,
+}
+
+impl Outcome {
+    pub fn matches(&self) -> bool {
+        self.got.is_some_and(|d| d.hex() == self.expected)
+    }
+}
+
+#[derive(Debug)]
+pub struct Report {
+    pub recorded: BuildInfo,
+    pub outcomes: Vec<Outcome>,
+    /// Tools whose versions differ from the recorded ones: the usual cause of a mismatch.
+    pub tool_differences: Vec<(String, String, String)>,
+    pub output: PathBuf,
+}
+
+impl Report {
+    pub fn matches(&self) -> bool {
+        !self.outcomes.is_empty() && self.outcomes.iter().all(Outcome::matches)
+    }
+}
+
+/// Reads and checks a BUILD_INFO, refusing what cannot be rebuilt.
+pub fn read_build_info(path: &Path) -> Result<BuildInfo, Error> {
+    let text =
+        std::fs::read_to_string(path).map_err(io_err(format!("cannot read {}", path.display())))?;
+    let info =
+        BuildInfo::parse(&text).map_err(|e| Error::Failed(format!("{}: {e}", path.display())))?;
+    if !info.dirty_paths.is_empty() {
+        return Err(Error::Failed(format!(
+            "{}: built from uncommitted changes (Commit-Dirty: yes); only a commit can be rebuilt",
+            path.display()
+        )));
+    }
+    if info.artefacts.is_empty() {
+        return Err(Error::Failed(format!(
+            "{}: records no artefact (Checksums-Sha256 is empty)",
+            path.display()
+        )));
+    }
+    Ok(info)
+}
+
+pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
+    let recorded = read_build_info(&opts.build_info)?;
+    let dir = std::path::absolute(&opts.dir)
+        .map_err(io_err(format!("cannot resolve {}", opts.dir.display())))?;
+    if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(Error::Failed(format!(
+            "{} is not empty; a rebuild starts from a fresh directory",
+            dir.display()
+        )));
+    }
+    let src = dir.join("src");
+    progress.note(format!(
+        "rebuilding {} {} from commit {} in {}",
+        recorded.source,
+        recorded.version,
+        recorded.commit,
+        dir.display()
+    ));
+    crate::checkout::commit(&opts.source, &recorded.commit, &src)?;
+
+    // The commit must hold the very profile BUILD_INFO was made from.
+    let config = src.join(&recorded.config_dir);
+    let profile = isoforge_inputs::Profile::load(&config)?;
+    let sha = isoforge_inputs::profile_sha256(&config)?;
+    if profile.product_id != recorded.source || sha != recorded.profile_sha256 {
+        return Err(Error::Failed(format!(
+            "BUILD_INFO is for profile {} ({}), but {} at commit {} holds profile {} ({sha}); \
+             it comes from another profile",
+            recorded.source,
+            recorded.profile_sha256,
+            recorded.config_dir,
+            recorded.commit,
+            profile.product_id
+        )));
+    }
+
+    let exe = std::env::current_exe().map_err(io_err("cannot find the isoforge binary"))?;
+    let output = dir.join("output");
+    let mut cmd = crate::build_command(&exe, &src, Path::new(&recorded.config_dir), &output);
+    cmd.env_remove("SOURCE_DATE_EPOCH");
+    if recorded.source_date_epoch_origin == "environment" {
+        cmd.env("SOURCE_DATE_EPOCH", recorded.source_date_epoch.to_string());
+    }
+    if opts.verbose {
+        cmd.arg("--verbose");
+    }
+    let status = cmd
+        .status()
+        .map_err(io_err(format!("cannot start {}", exe.display())))?;
+    if !status.success() {
+        return Err(Error::Failed(format!(
+            "the rebuild failed ({status}); logs in {}",
+            output.display()
+        )));
+    }
+    let out_dir = output.join(&recorded.commit[..12.min(recorded.commit.len())]);
+    let outcomes = recorded
+        .artefacts
+        .iter()
+        .map(|a| {
+            let rebuilt = out_dir.join(&a.name);
+            let got = rebuilt.is_file().then(|| sha256_file(&rebuilt)).transpose();
+            got.map(|got| Outcome {
+                name: a.name.clone(),
+                expected: a.sha256.clone(),
+                got,
+                rebuilt,
+            })
+            .map_err(io_err(format!("cannot hash {}", a.name)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let tool_differences = std::fs::read_to_string(out_dir.join("BUILD_INFO"))
+        .ok()
+        .and_then(|t| BuildInfo::parse(&t).ok())
+        .map(|now| {
+            recorded
+                .build_tools
+                .iter()
+                .filter_map(|(n, v)| {
+                    let here = now
+                        .build_tools
+                        .iter()
+                        .find(|(m, _)| m == n)
+                        .map(|(_, w)| w.clone())
+                        .unwrap_or_else(|| "(absent)".into());
+                    (here != *v).then(|| (n.clone(), v.clone(), here))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Report {
+        recorded,
+        outcomes,
+        tool_differences,
+        output: out_dir,
+    })
+}
