@@ -149,12 +149,14 @@ pub fn build(opts: &Options, progress: &Progress) -> Result<Outcome, Error> {
         Err(e) => {
             let msg = e.to_string();
             let logs = staged.fail(&msg);
-            Err(match (e, logs) {
-                (Error::Tool(isoforge_exec::Error::Cancelled), _) => {
-                    Error::Invalid("cancelled; nothing was written".into())
+            let logs = logs
+                .map(|d| format!("; logs in {}", d.display()))
+                .unwrap_or_default();
+            Err(match e {
+                Error::Tool(isoforge_exec::Error::Cancelled) => {
+                    Error::Invalid(format!("cancelled; no result was written{logs}"))
                 }
-                (e, Some(dir)) => Error::Invalid(format!("{e}; logs in {}", dir.display())),
-                (e, None) => e,
+                e => Error::Invalid(format!("{e}{logs}")),
             })
         }
     }
