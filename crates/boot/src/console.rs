@@ -221,7 +221,10 @@ mod tests {
         let raw = b"\x1b[0;30;47mWelcome to GRUB!\x1b[01;01H\x1b[0m\x1b[2J\x1b[?25l\r";
         assert_eq!(clean(raw), "Welcome to GRUB!");
         assert_eq!(clean(b"\x1b]0;title\x07a\tb\x1b(Bc"), "a\tbc");
-        assert_eq!(clean(b"[\x1b[0;32m  OK  \x1b[0m] Started x"), "[  OK  ] Started x");
+        assert_eq!(
+            clean(b"[\x1b[0;32m  OK  \x1b[0m] Started x"),
+            "[  OK  ] Started x"
+        );
     }
 
     #[test]
@@ -236,14 +239,20 @@ mod tests {
     fn stages_and_signs() {
         assert_eq!(stage_of("SeaBIOS (version 1.16.2)"), Some(Stage::Firmware));
         assert_eq!(stage_of("GNU GRUB  version 2.06"), Some(Stage::Bootloader));
-        assert_eq!(stage_of("[    0.000000] Linux version 6.1.0"), Some(Stage::Kernel));
+        assert_eq!(
+            stage_of("[    0.000000] Linux version 6.1.0"),
+            Some(Stage::Kernel)
+        );
         assert_eq!(stage_of("[   12.345678] foo"), Some(Stage::Kernel));
         assert_eq!(stage_of("[  OK  ] Started foo"), None);
         assert_eq!(
             stage_of("[   59.297865] systemd[1]: Detected architecture x86-64."),
             Some(Stage::Init)
         );
-        assert_eq!(stage_of("Welcome to Debian GNU/Linux 12 (bookworm)!"), Some(Stage::Init));
+        assert_eq!(
+            stage_of("Welcome to Debian GNU/Linux 12 (bookworm)!"),
+            Some(Stage::Init)
+        );
         let panic = "[   15.9] Kernel panic - not syncing: Attempted to kill init!";
         assert_eq!(failure_sign(panic), Some(Sign::KernelPanic));
         assert_eq!(failure_sign("(initramfs) "), Some(Sign::InitramfsShell));

@@ -109,14 +109,14 @@ impl Options {
 pub enum Error {
     #[error("{0}")]
     Setup(String),
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    #[error("{}: {error}", path.display())]
+    Io { path: PathBuf, error: io::Error },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-    move |source| Error::Io {
+    move |error| Error::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -252,10 +252,11 @@ pub fn boot(opts: &Options, on_event: &mut dyn FnMut(Event<'_>)) -> Result<Repor
                     reason: &reason,
                     log: &kvm_log,
                 });
-                let mut report = match attempt(opts, ovmf.as_ref(), Engine::Tcg, &opts.log, None, on_event)? {
-                    Attempt::Done(r) => r,
-                    Attempt::KvmUnusable(_) => unreachable!("TCG attempts are not probed"),
-                };
+                let mut report =
+                    match attempt(opts, ovmf.as_ref(), Engine::Tcg, &opts.log, None, on_event)? {
+                        Attempt::Done(r) => r,
+                        Attempt::KvmUnusable(_) => unreachable!("TCG attempts are not probed"),
+                    };
                 report.kvm_fallback = Some((reason, kvm_log));
                 return Ok(report);
             }
@@ -505,8 +506,8 @@ fn attempt(
             }));
             break;
         }
-        let kernel_late = kvm_probe
-            .filter(|&p| elapsed >= p && watch.stage.is_none_or(|s| s < Stage::Kernel));
+        let kernel_late =
+            kvm_probe.filter(|&p| elapsed >= p && watch.stage.is_none_or(|s| s < Stage::Kernel));
         if let Some(probe) = kernel_late {
             probe_failed = Some(format!(
                 "the kernel did not start within {} s under KVM (last stage: {})",

@@ -49,7 +49,10 @@ const OVMF_PAIRS: &[(&str, &str)] = &[
         "/usr/share/OVMF/OVMF_CODE_4M.fd",
         "/usr/share/OVMF/OVMF_VARS_4M.fd",
     ),
-    ("/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd"),
+    (
+        "/usr/share/OVMF/OVMF_CODE.fd",
+        "/usr/share/OVMF/OVMF_VARS.fd",
+    ),
 ];
 
 impl Ovmf {
@@ -140,7 +143,10 @@ pub fn args(m: &Machine<'_>) -> Vec<OsString> {
             qemu_path(code)
         ));
         push("-drive");
-        push(&format!("if=pflash,format=raw,unit=1,file={}", qemu_path(vars)));
+        push(&format!(
+            "if=pflash,format=raw,unit=1,file={}",
+            qemu_path(vars)
+        ));
     } else {
         // SeaBIOS would try the (absent) hard disk and floppy first.
         push("-boot");
@@ -178,7 +184,10 @@ mod tests {
             .collect();
         let joined = a.join(" ");
         assert!(joined.contains("-accel tcg -m 1024"), "{joined}");
-        assert!(joined.contains("file=/x/a,,b.iso,media=cdrom,readonly=on"), "{joined}");
+        assert!(
+            joined.contains("file=/x/a,,b.iso,media=cdrom,readonly=on"),
+            "{joined}"
+        );
         assert!(joined.contains("unit=0,readonly=on,file=/c.fd"), "{joined}");
         assert!(!joined.contains("order=d"), "{joined}");
     }

@@ -104,11 +104,16 @@ impl Report {
                 "supply-chain anomaly: {}: lists no files",
                 self.sums_name
             ));
-        } else if self.checked.is_empty() {
+        } else if self.checked.is_empty() && self.ignored_missing > 0 {
             out.push(format!(
                 "supply-chain anomaly: {}: none of the {} listed files is present, so nothing \
                  was verified (--ignore-missing)",
                 self.sums_name, self.listed
+            ));
+        } else if self.checked.is_empty() {
+            out.push(format!(
+                "supply-chain anomaly: {}: nothing was verified",
+                self.sums_name
             ));
         }
         out

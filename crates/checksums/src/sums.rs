@@ -54,10 +54,10 @@ pub struct ParseError {
 /// Error from [`read_sums`].
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{}: cannot read the sums file: {source}", path.display())]
+    #[error("{}: cannot read the sums file: {error}", path.display())]
     Io {
         path: std::path::PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     Parse(#[from] ParseError),
@@ -65,9 +65,9 @@ pub enum ReadError {
 
 /// Reads and parses the sums file at `path`.
 pub fn read_sums(path: &Path) -> Result<Vec<Listed>, ReadError> {
-    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+    let bytes = std::fs::read(path).map_err(|error| ReadError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     Ok(parse(&path.display().to_string(), &bytes)?)
 }

@@ -31,11 +31,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check artefacts against published SHA-256 sums (a SHA256SUMS file, or a release
+    /// directory or URL); a mismatch is reported as a supply-chain anomaly.
+    Check(commands::check::Args),
+    /// Boot an ISO in QEMU under BIOS and/or UEFI and wait for its boot marker on the serial
+    /// console.
+    Boot(commands::boot::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<u8> = match cli.command {};
+    let result: anyhow::Result<u8> = match cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Boot(args) => commands::boot::run(args),
+    };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

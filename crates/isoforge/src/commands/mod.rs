@@ -1,1 +1,4 @@
 //! One module per subcommand: its arguments and how it runs.
+
+pub mod boot;
+pub mod check;
