@@ -592,3 +592,97 @@ fn attempt(
         command,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watch(opts: &Options) -> Watch<'_> {
+        Watch {
+            opts,
+            start: Instant::now(),
+            stage: None,
+            stages: Vec::new(),
+            tail: VecDeque::new(),
+            sign: None,
+            verdict: None,
+        }
+    }
+
+    #[test]
+    fn expect_needs_the_whole_line() {
+        let mut o = Options::new("x.iso", Firmware::Bios, "x.log");
+        o.expect = Some("SilverMetal Linux 1.1.0".into());
+        let mut w = watch(&o);
+        let mut events = Vec::new();
+        w.line("[    0.000000] Linux version 6.1.0", true, &mut |e| {
+            events.push(format!("{e:?}"))
+        });
+        w.line("isoforge-boot-ok: Silver", false, &mut |_| {});
+        assert_eq!(w.verdict, None);
+        w.line(
+            "isoforge-boot-ok: SilverMetal Linux 1.1.0",
+            true,
+            &mut |_| {},
+        );
+        assert_eq!(
+            w.verdict,
+            Some(Ok("isoforge-boot-ok: SilverMetal Linux 1.1.0".into()))
+        );
+        assert_eq!(
+            w.stages.iter().map(|s| s.0).collect::<Vec<_>>(),
+            [Stage::Kernel, Stage::Marker]
+        );
+        assert!(events[0].contains("Kernel"), "{events:?}");
+
+        let mut w = watch(&o);
+        w.line("isoforge-boot-ok: Debian GNU/Linux 12", true, &mut |_| {});
+        assert_eq!(
+            w.verdict,
+            Some(Err(Failure::WrongMarker {
+                got: "Debian GNU/Linux 12".into(),
+                expected: "SilverMetal Linux 1.1.0".into()
+            }))
+        );
+    }
+
+    #[test]
+    fn prompt_marker_matches_an_unfinished_line() {
+        let mut o = Options::new("x.iso", Firmware::Bios, "x.log");
+        o.marker = Marker::new("login:").unwrap();
+        let mut w = watch(&o);
+        w.line("vm login: ", false, &mut |_| {});
+        assert_eq!(w.verdict, Some(Ok("vm login: ".into())));
+    }
+
+    #[test]
+    fn signs_wait_and_stages_do_not_go_back() {
+        let o = Options::new("x.iso", Firmware::Bios, "x.log");
+        let mut w = watch(&o);
+        for line in [
+            "Welcome to GRUB!",
+            "[    1.000000] x",
+            "GNU GRUB  version 2.06",
+            "[   15.901658] Kernel panic - not syncing: Attempted to kill init!",
+        ] {
+            w.line(line, true, &mut |_| {});
+        }
+        assert_eq!(w.verdict, None);
+        let (sign, line, _) = w.sign.clone().unwrap();
+        assert_eq!(sign, Sign::KernelPanic);
+        assert!(line.starts_with("[   15.901658] Kernel panic"));
+        assert_eq!(
+            w.stages.iter().map(|s| s.0).collect::<Vec<_>>(),
+            [Stage::Bootloader, Stage::Kernel]
+        );
+        assert_eq!(w.tail.len(), 4);
+    }
+
+    #[test]
+    fn kvm_attempt_log_name() {
+        assert_eq!(
+            attempt_log(Path::new("/o/boot-uefi.log")),
+            Path::new("/o/boot-uefi.kvm-attempt.log")
+        );
+    }
+}
