@@ -375,7 +375,8 @@ impl Watch<'_> {
         if self.verdict.is_some() {
             return;
         }
-        if let Some(stage) = console::stage_of(line) {
+        // Stages only from whole lines: a chunk may end inside "Welcome to GRUB!".
+        if let Some(stage) = console::stage_of(line).filter(|_| complete) {
             if self.stage.is_none_or(|s| stage > s) {
                 self.advance(stage, on_event);
             }
@@ -450,7 +451,14 @@ fn attempt(
     ));
     let mut log_file = File::create(&part).map_err(io_err(&part))?;
 
-    let mut qemu = spawn(&opts.qemu, &args)?;
+    let mut qemu = match spawn(&opts.qemu, &args) {
+        Ok(q) => q,
+        Err(e) => {
+            drop(log_file);
+            let _ = std::fs::remove_file(&part);
+            return Err(e);
+        }
+    };
     let start = Instant::now();
     on_event(Event::Started { engine });
 
@@ -644,6 +652,16 @@ mod tests {
                 expected: "SilverMetal Linux 1.1.0".into()
             }))
         );
+    }
+
+    #[test]
+    fn stages_need_whole_lines() {
+        let o = Options::new("x.iso", Firmware::Uefi, "x.log");
+        let mut w = watch(&o);
+        w.line("Welcome to ", false, &mut |_| {});
+        assert_eq!(w.stage, None);
+        w.line("Welcome to GRUB!", true, &mut |_| {});
+        assert_eq!(w.stage, Some(Stage::Bootloader));
     }
 
     #[test]

@@ -224,6 +224,13 @@ fn check_local(
                             b.finish_and_clear();
                         }
                     }
+                    // Without a terminal, say so before a long hash (a 1 GB ISO).
+                    Progress::Start {
+                        name,
+                        len: Some(len),
+                    } if len >= 256 << 20 => {
+                        eprintln!("hashing {name} ({} MiB)", len >> 20);
+                    }
                     Progress::Start { .. } => {}
                 },
             );
