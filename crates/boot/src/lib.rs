@@ -10,11 +10,13 @@
 //! isoforge rather than QEMU, and is killed by the kernel if isoforge dies (`PR_SET_PDEATHSIG`;
 //! this ties it to the thread that calls [`boot`], which waits for it anyway).
 //!
-//! Acceleration: KVM where it works, TCG otherwise. `/dev/kvm` opening is not proof that KVM
-//! works: on the development machines (a KVM guest nested in a Firecracker VM) a KVM guest runs
-//! GRUB and then hangs at the kernel's entry, spinning a host core. [`Accel::Auto`] therefore
-//! gives KVM [`Options::kvm_probe`] to show the kernel's first messages, and otherwise stops it,
-//! keeps its console log, and boots again under TCG (remembered for the rest of the process).
+//! Acceleration: KVM where it works, TCG otherwise. That `/dev/kvm` opens is not proof that KVM
+//! works: on the development machines (nested in a Firecracker VM, no vmx/svm flag visible) a
+//! KVM guest under BIOS runs GRUB and hangs at the kernel's entry, spinning a host core; under
+//! UEFI it prints nothing at all; with `-cpu host` QEMU aborts ("failed to set MSR 0x10a").
+//! [`Accel::Auto`] therefore gives KVM [`Options::kvm_probe`] to show the kernel's first
+//! messages, and otherwise stops it, keeps its console log, and boots again under TCG
+//! (remembered for the rest of the process, so `--firmware both` pays the probe once).
 
 pub mod console;
 pub mod qemu;

@@ -204,7 +204,11 @@ fn print_report(r: &Report) {
     if !r.passed() {
         println!("  last console lines:");
         for line in &r.tail {
-            println!("    | {line}");
+            // GRUB's menu redraws arrive as one very long "line".
+            match line.char_indices().nth(160) {
+                Some((cut, _)) => println!("    | {}...", &line[..cut]),
+                None => println!("    | {line}"),
+            }
         }
         println!("  QEMU command: {}", r.command);
     }
