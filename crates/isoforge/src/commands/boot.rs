@@ -202,7 +202,11 @@ fn print_report(r: &Report) {
     }
     println!("  console log: {}", r.log.display());
     if !r.passed() {
-        println!("  last console lines:");
+        if r.tail.is_empty() {
+            println!("  the console stayed silent");
+        } else {
+            println!("  last console lines:");
+        }
         for line in &r.tail {
             // GRUB's menu redraws arrive as one very long "line".
             match line.char_indices().nth(160) {
