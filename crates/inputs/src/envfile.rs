@@ -44,11 +44,7 @@ impl EnvFile {
             if !known.contains(&e.key.as_str()) {
                 return Err(self.err(
                     e.line,
-                    format!(
-                        "unknown key {}; expected one of: {}",
-                        e.key,
-                        known.join(", ")
-                    ),
+                    format!("unknown key {}; expected one of: {}", e.key, known.join(", ")),
                 ));
             }
         }
@@ -136,7 +132,10 @@ pub fn parse(path: &Path, text: &str) -> Result<EnvFile, Error> {
         let key = &s[..key_len];
         let rest = &s[key_len..];
         if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
-            return Err(err(format!("expected KEY=VALUE, found {:?}", raw.trim())));
+            return Err(err(format!(
+                "expected KEY=VALUE, found {:?}",
+                raw.trim()
+            )));
         }
         let Some(rest) = rest.strip_prefix('=') else {
             return Err(err(format!(
@@ -145,10 +144,7 @@ pub fn parse(path: &Path, text: &str) -> Result<EnvFile, Error> {
         };
         let value = parse_value(rest).map_err(|m| err(format!("{key}: {m}")))?;
         if let Some(prev) = entries.iter().find(|e| e.key == key) {
-            return Err(err(format!(
-                "{key} is set twice (first on line {})",
-                prev.line
-            )));
+            return Err(err(format!("{key} is set twice (first on line {})", prev.line)));
         }
         entries.push(Entry {
             key: key.to_string(),
@@ -202,9 +198,7 @@ fn parse_value(s: &str) -> Result<String, String> {
             },
             '\\' => match chars.next() {
                 Some(c) => out.push(c),
-                None => {
-                    return Err("trailing backslash (line continuations are not supported)".into());
-                }
+                None => return Err("trailing backslash (line continuations are not supported)".into()),
             },
             '$' | '`' => return Err(expansion_refused()),
             ';' | '&' | '|' | '<' | '>' | '(' | ')' => {
@@ -280,23 +274,14 @@ mod tests {
         let f = p("A=x\nB=").unwrap();
         let fields = f.fields(&["A", "B", "C"]).unwrap();
         let e = fields
-            .required("A", "a number", |v| {
-                v.parse::<u32>().map_err(|e| e.to_string())
-            })
+            .required("A", "a number", |v| v.parse::<u32>().map_err(|e| e.to_string()))
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("t.conf:1: A: "), "{e}");
-        let e = fields
-            .required("B", "a value", |v| Ok(v.to_string()))
-            .unwrap_err();
+        let e = fields.required("B", "a value", |v| Ok(v.to_string())).unwrap_err();
         assert_eq!(e.to_string(), "t.conf:2: B is empty; expected a value");
-        let e = fields
-            .required("C", "a value", |v| Ok(v.to_string()))
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "t.conf: missing required key C; expected a value"
-        );
+        let e = fields.required("C", "a value", |v| Ok(v.to_string())).unwrap_err();
+        assert_eq!(e.to_string(), "t.conf: missing required key C; expected a value");
         assert_eq!(fields.optional("C", |v| Ok(v.to_string())).unwrap(), None);
     }
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use time::OffsetDateTime;
 
-use crate::Error;
 use crate::envfile::EnvFile;
+use crate::Error;
 
 pub const FILE: &str = "source-date-epoch.env";
 
@@ -55,9 +55,7 @@ impl SourceDateEpoch {
     /// Parses the decimal form the reproducible-builds.org spec requires.
     pub fn parse(v: &str, origin: Origin) -> Result<Self, String> {
         if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!(
-                "{v:?}; expected a decimal number of seconds since 1970"
-            ));
+            return Err(format!("{v:?}; expected a decimal number of seconds since 1970"));
         }
         let seconds = v
             .parse::<i64>()
@@ -109,16 +107,11 @@ mod tests {
     #[test]
     fn parses_and_bounds() {
         assert_eq!(
-            SourceDateEpoch::parse("1764000000", Origin::Commit)
-                .unwrap()
-                .seconds(),
+            SourceDateEpoch::parse("1764000000", Origin::Commit).unwrap().seconds(),
             1_764_000_000
         );
         for bad in ["", "-1", "1.5", " 1", "0x10", "100", "99999999999999999999"] {
-            assert!(
-                SourceDateEpoch::parse(bad, Origin::Config).is_err(),
-                "{bad}"
-            );
+            assert!(SourceDateEpoch::parse(bad, Origin::Config).is_err(), "{bad}");
         }
     }
 
@@ -132,12 +125,7 @@ mod tests {
         let e = SourceDateEpoch::from_config(dir.path()).unwrap().unwrap();
         assert_eq!((e.seconds(), e.origin), (1_700_000_000, Origin::Config));
         std::fs::write(dir.path().join(FILE), "\nSOURCE_DATE_EPOCH=yesterday\n").unwrap();
-        let e = SourceDateEpoch::from_config(dir.path())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("source-date-epoch.env:2: SOURCE_DATE_EPOCH: "),
-            "{e}"
-        );
+        let e = SourceDateEpoch::from_config(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("source-date-epoch.env:2: SOURCE_DATE_EPOCH: "), "{e}");
     }
 }

@@ -35,21 +35,12 @@ const KEYS: &[&str] = &[
 ];
 
 /// mmdebstrap variants that produce a bootable system when given a kernel.
-const VARIANTS: &[&str] = &[
-    "minbase",
-    "required",
-    "important",
-    "standard",
-    "debootstrap",
-];
+const VARIANTS: &[&str] = &["minbase", "required", "important", "standard", "debootstrap"];
 
 /// mksquashfs options that fight SOURCE_DATE_EPOCH or break reproducibility.
 const FORBIDDEN_MKSQUASHFS: &[(&str, &str)] = &[
     ("-all-time", "timestamps come from SOURCE_DATE_EPOCH"),
-    (
-        "-mkfs-time",
-        "the creation time comes from SOURCE_DATE_EPOCH",
-    ),
+    ("-mkfs-time", "the creation time comes from SOURCE_DATE_EPOCH"),
     ("-fstime", "the creation time comes from SOURCE_DATE_EPOCH"),
     ("-root-time", "timestamps come from SOURCE_DATE_EPOCH"),
     ("-not-reproducible", "the image must be reproducible"),
@@ -128,9 +119,11 @@ impl Profile {
             components: f
                 .optional("COMPONENTS", |v| words(v, validate::slug))?
                 .unwrap_or_else(|| vec!["main".into()]),
-            packages: f.required("PACKAGES", "space-separated Debian package names", |v| {
-                words(v, validate::package_name)
-            })?,
+            packages: f.required(
+                "PACKAGES",
+                "space-separated Debian package names",
+                |v| words(v, validate::package_name),
+            )?,
             live_boot_options: f
                 .optional("LIVE_BOOT_OPTIONS", |v| words(v, validate::kernel_arg))?
                 .unwrap_or_else(|| vec!["boot=live".into(), "components".into()]),
@@ -153,7 +146,9 @@ impl Profile {
             os_release_support_url: f.optional("OS_RELEASE_SUPPORT_URL", validate::url)?,
             os_release_bug_report_url: f.optional("OS_RELEASE_BUG_REPORT_URL", validate::url)?,
             report_contact: f.optional("REPORT_CONTACT", |v| validate::line(v, 128))?,
-            boot_marker: f.optional("BOOT_MARKER", validate::yes_no)?.unwrap_or(true),
+            boot_marker: f
+                .optional("BOOT_MARKER", validate::yes_no)?
+                .unwrap_or(true),
             mksquashfs_options: f.required(
                 "MKSQUASHFS_OPTIONS",
                 "mksquashfs options such as \"-comp xz -b 1M\"",
@@ -223,16 +218,10 @@ MKSQUASHFS_OPTIONS="-noappend -comp xz"
     #[test]
     fn bad_values_name_line_and_key() {
         let cases = [
-            (
-                "ARCHITECTURE=arm64",
-                "ARCHITECTURE: \"arm64\" is not supported",
-            ),
+            ("ARCHITECTURE=arm64", "ARCHITECTURE: \"arm64\" is not supported"),
             ("ISO_VOLUME_LABEL=lower", "ISO_VOLUME_LABEL:"),
             ("PACKAGES=\"ok Bad_Name\"", "PACKAGES: \"Bad_Name\""),
-            (
-                "MKSQUASHFS_OPTIONS=\"-all-time 0\"",
-                "-all-time is not allowed",
-            ),
+            ("MKSQUASHFS_OPTIONS=\"-all-time 0\"", "-all-time is not allowed"),
             ("PRODUCT_VERSION=v1", "PRODUCT_VERSION:"),
             ("GRUB_MENU_TITLE=\"a'b\"", "GRUB_MENU_TITLE:"),
         ];
@@ -255,9 +244,6 @@ MKSQUASHFS_OPTIONS="-noappend -comp xz"
     fn missing_required_key() {
         let text = GOOD.replace("SUITE=bookworm\n", "");
         let e = load(&text).unwrap_err().to_string();
-        assert!(
-            e.starts_with("base.conf: missing required key SUITE"),
-            "{e}"
-        );
+        assert!(e.starts_with("base.conf: missing required key SUITE"), "{e}");
     }
 }

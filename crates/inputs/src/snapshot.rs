@@ -79,9 +79,7 @@ fn timestamp(v: &str) -> Result<String, String> {
     let date = time::Date::from_calendar_date(y as i32, month, d as u8).map_err(|_| bad())?;
     time::Time::from_hms(h as u8, mi as u8, s as u8).map_err(|_| bad())?;
     if date.year() < 2005 {
-        return Err(format!(
-            "{v:?} is before snapshot.debian.org's first snapshot (2005)"
-        ));
+        return Err(format!("{v:?} is before snapshot.debian.org's first snapshot (2005)"));
     }
     Ok(v.to_string())
 }
@@ -116,9 +114,7 @@ mod tests {
             "2026-11-01T00:00:00Z",
             "19991101T000000Z",
         ] {
-            let e = load(&format!("SNAPSHOT_TIMESTAMP={bad}"))
-                .unwrap_err()
-                .to_string();
+            let e = load(&format!("SNAPSHOT_TIMESTAMP={bad}")).unwrap_err().to_string();
             assert!(e.starts_with("pin.env:1: SNAPSHOT_TIMESTAMP: "), "{e}");
         }
         let e = load("MIRROR=http://x/").unwrap_err().to_string();

@@ -36,9 +36,9 @@ impl Source {
         })?;
         let time = git(&root, &["log", "-1", "--format=%ct", &commit])
             .map_err(|m| Error::Other(format!("{}: git log: {m}", root.display())))?;
-        let commit_time = time
-            .parse()
-            .map_err(|_| Error::Other(format!("git log printed {time:?} as the commit time")))?;
+        let commit_time = time.parse().map_err(|_| {
+            Error::Other(format!("git log printed {time:?} as the commit time"))
+        })?;
         let status = git(
             &root,
             &["status", "--porcelain=v1", "--untracked-files=normal", "-z"],

@@ -1,10 +1,7 @@
 //! Value checks shared by the configuration files. Each returns what it expected on failure.
 
 pub fn words<T>(v: &str, each: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
-    let out = v
-        .split_whitespace()
-        .map(each)
-        .collect::<Result<Vec<_>, _>>()?;
+    let out = v.split_whitespace().map(each).collect::<Result<Vec<_>, _>>()?;
     if out.is_empty() {
         return Err("expected at least one word".into());
     }
@@ -24,24 +21,19 @@ pub fn one_of(v: &str, allowed: &[&str]) -> Result<String, String> {
 }
 
 pub fn slug(v: &str) -> Result<String, String> {
-    if all(v, |c| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || "-._".contains(c)
-    }) && !v.starts_with(['-', '.'])
+    if all(v, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._".contains(c))
+        && !v.starts_with(['-', '.'])
     {
         Ok(v.to_string())
     } else {
-        Err(format!(
-            "{v:?}; expected lower-case letters, digits, '-', '.', '_'"
-        ))
+        Err(format!("{v:?}; expected lower-case letters, digits, '-', '.', '_'"))
     }
 }
 
 pub fn package_name(v: &str) -> Result<String, String> {
     if v.len() >= 2
         && v.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && all(v, |c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c)
-        })
+        && all(v, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
     {
         Ok(v.to_string())
     } else {
@@ -50,14 +42,10 @@ pub fn package_name(v: &str) -> Result<String, String> {
 }
 
 pub fn os_release_id(v: &str) -> Result<String, String> {
-    if all(v, |c| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || "-._".contains(c)
-    }) {
+    if all(v, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-._".contains(c)) {
         Ok(v.to_string())
     } else {
-        Err(format!(
-            "{v:?}; expected lower-case letters, digits, '-', '.', '_'"
-        ))
+        Err(format!("{v:?}; expected lower-case letters, digits, '-', '.', '_'"))
     }
 }
 
@@ -67,18 +55,12 @@ pub fn version(v: &str) -> Result<String, String> {
     {
         Ok(v.to_string())
     } else {
-        Err(format!(
-            "{v:?}; expected a version starting with a digit, such as 1.1.0"
-        ))
+        Err(format!("{v:?}; expected a version starting with a digit, such as 1.1.0"))
     }
 }
 
 pub fn volume_label(v: &str) -> Result<String, String> {
-    if v.len() <= 32
-        && all(v, |c| {
-            c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'
-        })
-    {
+    if v.len() <= 32 && all(v, |c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
         Ok(v.to_string())
     } else {
         Err(format!("{v:?}; expected 1-32 characters of A-Z, 0-9 and _"))
@@ -88,9 +70,7 @@ pub fn volume_label(v: &str) -> Result<String, String> {
 pub fn hostname(v: &str) -> Result<String, String> {
     let label_ok = |l: &str| {
         l.len() <= 63
-            && all(l, |c| {
-                c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
-            })
+            && all(l, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
@@ -132,9 +112,7 @@ pub fn url(v: &str) -> Result<String, String> {
     if scheme_ok && all(v, |c| c.is_ascii_graphic() && !"\"'\\$`".contains(c)) {
         Ok(v.to_string())
     } else {
-        Err(format!(
-            "{v:?}; expected an http://, https:// or file:// URL"
-        ))
+        Err(format!("{v:?}; expected an http://, https:// or file:// URL"))
     }
 }
 
