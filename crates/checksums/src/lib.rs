@@ -1,7 +1,15 @@
 //! SHA-256 digests of artefacts and the `SHA256SUMS` file that lists them.
 //!
 //! Written in GNU coreutils' format (`<64 hex><two spaces><name>`), sorted by name byte-wise
-//! (as `LC_ALL=C sort` would), so that `sha256sum -c SHA256SUMS` checks it.
+//! (as `LC_ALL=C sort` would), so that `sha256sum -c SHA256SUMS` checks it ([`render`]).
+//! Read back in GNU or BSD tag format ([`parse`], module [`sums`]) and checked against files on
+//! disk ([`verify`], module [`check`]), accepting what `sha256sum --strict -c` accepts.
+
+pub mod check;
+pub mod sums;
+
+pub use check::{Checked, Options, Report, Status, verify};
+pub use sums::{Listed, ParseError, ReadError, Style, parse, read_sums};
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -30,15 +38,26 @@ pub fn sha256_file(path: &Path) -> io::Result<Sha256Digest> {
     sha256_reader(File::open(path)?)
 }
 
-pub fn sha256_reader(mut r: impl Read) -> io::Result<Sha256Digest> {
+pub fn sha256_reader(r: impl Read) -> io::Result<Sha256Digest> {
+    sha256_reader_progress(r, &mut |_| {})
+}
+
+/// [`sha256_reader`], calling `progress` with the size of each chunk hashed.
+pub fn sha256_reader_progress(
+    mut r: impl Read,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<Sha256Digest> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         h.update(&buf[..n]);
+        progress(n as u64);
     }
     Ok(Sha256Digest(h.finalize().into()))
 }
@@ -51,21 +70,28 @@ pub struct Entry {
 }
 
 /// Renders entries as GNU `sha256sum` output, sorted by name byte-wise. Names that contain
-/// a backslash or a newline are escaped the way GNU does it: a leading `\` on the line and
-/// `\\` / `\n` in the name.
+/// a backslash, a newline or a carriage return are escaped the way GNU does it: a leading `\`
+/// on the line and `\\` / `\n` / `\r` in the name.
 pub fn render(entries: &[Entry]) -> String {
     let mut sorted: Vec<&Entry> = entries.iter().collect();
     sorted.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     let mut out = String::new();
     for e in sorted {
-        if e.name.contains(['\\', '\n']) {
-            let escaped = e.name.replace('\\', "\\\\").replace('\n', "\\n");
+        if e.name.contains(['\\', '\n', '\r']) {
+            let escaped = escape_name(&e.name);
             out.push_str(&format!("\\{}  {escaped}\n", e.digest));
         } else {
             out.push_str(&format!("{}  {}\n", e.digest, e.name));
         }
     }
     out
+}
+
+/// GNU's escaping of a file name (without the leading `\` marker).
+pub(crate) fn escape_name(name: &str) -> String {
+    name.replace('\\', "\\\\")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
 }
 
 #[cfg(test)]
@@ -76,7 +102,14 @@ mod tests {
     #[test]
     fn matches_coreutils() {
         let dir = tempfile::tempdir().unwrap();
-        let names = ["b.iso", "BUILD_INFO", "a b.txt", "back\\slash"];
+        let names = [
+            "b.iso",
+            "BUILD_INFO",
+            "a b.txt",
+            "back\\slash",
+            "new\nline",
+            "car\rriage",
+        ];
         let mut entries = Vec::new();
         for (i, n) in names.iter().enumerate() {
             let p = dir.path().join(n);

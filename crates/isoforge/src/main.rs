@@ -39,6 +39,12 @@ enum Command {
     /// Rebuild what a BUILD_INFO records in a fresh directory and compare with its hashes
     /// (exit 0 reproduced, 1 different, 2 error; needs root).
     Rebuild(commands::rebuild::Args),
+    /// Check artefacts against published SHA-256 sums (a SHA256SUMS file, or a release
+    /// directory or URL); a mismatch is reported as a supply-chain anomaly.
+    Check(commands::check::Args),
+    /// Boot an ISO in QEMU under BIOS and/or UEFI and wait for its boot marker on the serial
+    /// console.
+    Boot(commands::boot::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +53,8 @@ fn main() -> ExitCode {
         Command::Build(args) => commands::build::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Rebuild(args) => commands::rebuild::run(args),
+        Command::Check(args) => commands::check::run(args),
+        Command::Boot(args) => commands::boot::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
