@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test, as CI does: formatting and lints, the unit and integration tests (real
 # mmdebstrap, mksquashfs, xorriso, mtools and QEMU on real images), then end to end:
-# `isoforge verify` on the default profile (two full builds, must be identical).
+# `isoforge verify` on the default profile (two full builds, must be identical), `isoforge
+# rebuild` of its BUILD_INFO from another directory, and QEMU boots of the verified ISO under
+# BIOS and UEFI (in the boot crate's tests).
 # Installs what is missing first. Needs root (mmdebstrap root mode, namespaces).
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +24,11 @@ bin="$top/target/release/isoforge"
 id=$(git -C "$top" rev-parse HEAD | cut -c1-12)
 iso=$(ls "$top/output/$id"/*.iso)
 (cd "$top/output/$id" && sha256sum -c SHA256SUMS)
+"$bin" check --config "$top/config" "$top/output/$id/SHA256SUMS"
+# The boot tests (crates/boot/tests/boot.rs) boot this verified ISO under BIOS and UEFI.
 export ISOFORGE_TEST_ISO="$iso"
+ISOFORGE_TEST_EXPECT="$(sed -n 's/^Product-Name: //p' "$top/output/$id/BUILD_INFO") $(sed -n 's/^Version: //p' "$top/output/$id/BUILD_INFO")"
+export ISOFORGE_TEST_EXPECT
 
 step "end to end: isoforge rebuild of the verified BUILD_INFO, from another directory"
 elsewhere=$(mktemp -d)

@@ -141,40 +141,41 @@ pub fn make(
     let early = work.join("early.cfg");
     write(&early, &early_cfg(volume_uuid))?;
 
-    let mut bios = runner.command("grub-mkimage");
-    bios.arg("--directory")
-        .arg(BIOS_MODULES_DIR)
-        .args([
-            "--format",
-            "i386-pc-eltorito",
-            "--prefix",
-            "/boot/grub",
-            "--config",
-        ])
-        .arg(&early)
-        .arg("--output")
-        .arg(staging.join(BIOS_IMAGE))
-        .args(BIOS_MODULES);
-    runner.run(stage, "grub-mkimage", bios)?;
-
+    mkimage(
+        runner,
+        stage,
+        (BIOS_MODULES_DIR, "i386-pc-eltorito", BIOS_MODULES),
+        &early,
+        &staging.join(BIOS_IMAGE),
+    )?;
     let efi_binary = work.join("BOOTX64.EFI");
-    let mut efi = runner.command("grub-mkimage");
-    efi.arg("--directory")
-        .arg(EFI_MODULES_DIR)
-        .args([
-            "--format",
-            "x86_64-efi",
-            "--prefix",
-            "/boot/grub",
-            "--config",
-        ])
-        .arg(&early)
-        .arg("--output")
-        .arg(&efi_binary)
-        .args(EFI_MODULES);
-    runner.run(stage, "grub-mkimage", efi)?;
-
+    mkimage(
+        runner,
+        stage,
+        (EFI_MODULES_DIR, "x86_64-efi", EFI_MODULES),
+        &early,
+        &efi_binary,
+    )?;
     fat_image(runner, stage, &efi_binary, &staging.join(EFI_IMAGE), epoch)
+}
+
+/// One GRUB image: `(module directory, format, modules)`, with the early config embedded.
+fn mkimage(
+    runner: &Runner,
+    stage: &Stage,
+    (modules_dir, format, modules): (&str, &str, &[&str]),
+    early: &Path,
+    output: &Path,
+) -> Result<(), Error> {
+    let mut cmd = runner.command("grub-mkimage");
+    cmd.args(["--directory", modules_dir, "--format", format])
+        .args(["--prefix", "/boot/grub", "--config"])
+        .arg(early)
+        .arg("--output")
+        .arg(output)
+        .args(modules);
+    runner.run(stage, "grub-mkimage", cmd)?;
+    Ok(())
 }
 
 /// A FAT image with `EFI/BOOT/BOOTX64.EFI`, with fixed serial and dates.

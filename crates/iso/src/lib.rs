@@ -51,30 +51,27 @@ fn utc(epoch: i64) -> OffsetDateTime {
 
 /// The volume "UUID" as xorriso takes it: `YYYYMMDDhhmmss00` (UTC).
 pub fn xorriso_uuid(epoch: i64) -> String {
-    let t = utc(epoch);
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}00",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    uuid(epoch, "")
 }
 
 /// The same instant as GRUB's `search --fs-uuid` spells an ISO 9660 UUID.
 pub fn grub_uuid(epoch: i64) -> String {
+    uuid(epoch, "-")
+}
+
+/// ISO 9660 volume dates are UTC digits with centiseconds; both spellings share them.
+fn uuid(epoch: i64, sep: &str) -> String {
     let t = utc(epoch);
-    format!(
-        "{:04}-{:02}-{:02}-{:02}-{:02}-{:02}-00",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    [
+        format!("{:04}", t.year()),
+        format!("{:02}", u8::from(t.month())),
+        format!("{:02}", t.day()),
+        format!("{:02}", t.hour()),
+        format!("{:02}", t.minute()),
+        format!("{:02}", t.second()),
+        "00".to_string(),
+    ]
+    .join(sep)
 }
 
 /// Sets every staging entry's times to the epoch (xorriso is told the same; this keeps the
