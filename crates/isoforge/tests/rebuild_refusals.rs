@@ -6,7 +6,10 @@ mod common;
 use common::{Repo, require_root, stderr};
 
 /// A BUILD_INFO as the build writes it, for `repo`'s HEAD, with `edit` applied.
-fn build_info(repo: &Repo, edit: impl Fn(&mut isoforge_buildinfo::BuildInfo)) -> std::path::PathBuf {
+fn build_info(
+    repo: &Repo,
+    edit: impl Fn(&mut isoforge_buildinfo::BuildInfo),
+) -> std::path::PathBuf {
     let commit = String::from_utf8(
         std::process::Command::new("git")
             .args(["rev-parse", "HEAD"])
@@ -77,7 +80,10 @@ fn another_profile_is_refused() {
     assert!(err.contains("it comes from another profile"), "{err}");
     let bi = build_info(&repo, |i| i.source = "othermetal".into());
     let (_, err) = rebuild(&repo, &bi);
-    assert!(err.contains("BUILD_INFO is for profile othermetal"), "{err}");
+    assert!(
+        err.contains("BUILD_INFO is for profile othermetal"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -85,17 +91,24 @@ fn newer_format_dirty_and_unknown_commit_are_refused() {
     require_root();
     let repo = Repo::with_default_profile();
     let bi = build_info(&repo, |_| {});
-    let text = std::fs::read_to_string(&bi).unwrap().replace("Format: 1", "Format: 7");
+    let text = std::fs::read_to_string(&bi)
+        .unwrap()
+        .replace("Format: 1", "Format: 7");
     std::fs::write(&bi, text).unwrap();
     let (code, err) = rebuild(&repo, &bi);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("format 7 is newer than this isoforge understands"), "{err}");
+    assert!(
+        err.contains("format 7 is newer than this isoforge understands"),
+        "{err}"
+    );
 
     let bi = build_info(&repo, |i| i.dirty_paths = vec!["config/x".into()]);
     let (_, err) = rebuild(&repo, &bi);
     assert!(err.contains("only a commit can be rebuilt"), "{err}");
 
-    let bi = build_info(&repo, |i| i.commit = "0123456789abcdef0123456789abcdef01234567".into());
+    let bi = build_info(&repo, |i| {
+        i.commit = "0123456789abcdef0123456789abcdef01234567".into()
+    });
     let (_, err) = rebuild(&repo, &bi);
     assert!(err.contains("is not in"), "{err}");
 }
