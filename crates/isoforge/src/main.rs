@@ -31,6 +31,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Resolve the profile's whole package set (and the builder's) and pin it by content in
+    /// config/packages.lock and config/builder.lock; --check: are they current and
+    /// available (exit 0 yes, 1 no, 2 error).
+    Lock(commands::lock::Args),
+    /// Download every locked package into the content-addressed cache (sha256-verified).
+    Fetch(commands::fetch::Args),
     /// Build the ISO of the committed profile into output/<build-id>/ (needs root).
     Build(commands::build::Args),
     /// Build twice from scratch under different environments and compare every artefact
@@ -44,6 +50,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Lock(args) => commands::lock::run(args),
+        Command::Fetch(args) => commands::fetch::run(args),
         Command::Build(args) => commands::build::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Rebuild(args) => commands::rebuild::run(args),

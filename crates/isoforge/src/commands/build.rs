@@ -27,6 +27,10 @@ pub struct Args {
     /// Keep the rootfs and staging tree in `<output>/<build-id>.work/` for inspection.
     #[arg(long)]
     pub keep_work: bool,
+    /// Package cache [default: $ISOFORGE_CACHE_DIR, else $XDG_CACHE_HOME/isoforge, else
+    /// ~/.cache/isoforge].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// Echo every line the tools print.
     #[arg(short, long)]
     pub verbose: bool,
@@ -46,6 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             force: args.force,
             allow_dirty: args.allow_dirty,
             keep_work: args.keep_work,
+            cache_dir: args.cache_dir,
+            runtime: "host".into(),
+            builder_digest: None,
         },
         &progress,
     )?;
