@@ -229,9 +229,14 @@ pub fn resolve(
     let runner = Runner::new(env, &dir.join("logs"), progress.clone())
         .map_err(Error::io("cannot create the log directory"))?;
     let stage = progress.stage(format!("lock: resolving {}", which.file()));
-    let lock = isoforge_lock::resolve::resolve(&runner, &stage, &req, &dir, "apt").map_err(
-        |e| Error::Invalid(format!("{}: {e} (logs in {})", which.file(), dir.join("logs").display())),
-    )?;
+    let lock =
+        isoforge_lock::resolve::resolve(&runner, &stage, &req, &dir, "apt").map_err(|e| {
+            Error::Invalid(format!(
+                "{}: {e} (logs in {})",
+                which.file(),
+                dir.join("logs").display()
+            ))
+        })?;
     stage.done(&format!("{} packages", lock.packages.len()));
     Ok(lock)
 }

@@ -130,16 +130,12 @@ impl BuildInfo {
         );
         p.push(
             "Installed-Packages",
-            multiline(
-                self.installed
-                    .iter()
-                    .map(|x| match &x.sha256 {
-                        Some(sha) => {
-                            format!("{} (= {}) {} {sha}", x.name, x.version, x.architecture)
-                        }
-                        None => format!("{} (= {}) {}", x.name, x.version, x.architecture),
-                    }),
-            ),
+            multiline(self.installed.iter().map(|x| match &x.sha256 {
+                Some(sha) => {
+                    format!("{} (= {}) {} {sha}", x.name, x.version, x.architecture)
+                }
+                None => format!("{} (= {}) {}", x.name, x.version, x.architecture),
+            })),
         );
         p.push(
             "Checksums-Sha256",
@@ -326,7 +322,10 @@ pub(crate) mod tests {
             "\nInstalled-Packages:\n base-files (= 12.4+deb12u13) amd64 {}\n",
             "12".repeat(32)
         )));
-        assert!(text.contains("\nRuntime: host\nBuilder-Digest: none\n"), "{text}");
+        assert!(
+            text.contains("\nRuntime: host\nBuilder-Digest: none\n"),
+            "{text}"
+        );
         assert_eq!(BuildInfo::parse(&text).unwrap(), b);
         let mut dirty = sample();
         dirty.dirty_paths = vec!["config/silvermetal-base.conf".into()];

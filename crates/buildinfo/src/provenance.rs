@@ -26,7 +26,10 @@ pub fn statement(info: &BuildInfo) -> String {
         json!({ "uri": info.snapshot_url, "annotations": { "use": "pinned snapshot" } }),
     ];
     deps.extend(info.installed.iter().map(|p| {
-        let uri = format!("pkg:deb/debian/{}@{}?arch={}", p.name, p.version, p.architecture);
+        let uri = format!(
+            "pkg:deb/debian/{}@{}?arch={}",
+            p.name, p.version, p.architecture
+        );
         match &p.sha256 {
             Some(sha) => json!({
                 "uri": uri,
@@ -125,8 +128,9 @@ mod tests {
             .find(|d| d["uri"] == "pkg:deb/debian/base-files@12.4+deb12u13?arch=amd64")
             .unwrap();
         assert_eq!(base["digest"]["sha256"], "12".repeat(32));
-        assert!(deps.iter().any(|d| d["uri"] == "config/packages.lock"
-            && d["digest"]["sha256"] == "ef".repeat(32)));
+        assert!(deps.iter().any(
+            |d| d["uri"] == "config/packages.lock" && d["digest"]["sha256"] == "ef".repeat(32)
+        ));
         assert_eq!(
             v["predicate"]["buildDefinition"]["internalParameters"]["sourceDateEpoch"],
             1_700_000_000

@@ -90,6 +90,13 @@ fn classify(e: ureq::Error) -> Failure {
         }
         ureq::Error::StatusCode(s) => Failure::Permanent(format!("HTTP {s}")),
         ureq::Error::Timeout(t) => Failure::Transient(format!("timed out ({t})")),
+        // A name that does not resolve or a refused connection will not heal in seconds.
+        ureq::Error::Io(e)
+            if e.kind() == std::io::ErrorKind::ConnectionRefused
+                || e.to_string().contains("lookup address") =>
+        {
+            Failure::Unreachable(e.to_string())
+        }
         ureq::Error::Io(e) => Failure::Transient(e.to_string()),
         e @ (ureq::Error::HostNotFound | ureq::Error::ConnectionFailed) => {
             Failure::Unreachable(e.to_string())
@@ -193,6 +200,12 @@ pub fn fetch(
                                     if let Ok(mut r) = report.lock() {
                                         r.retried += 1;
                                     }
+                                }
+                                // Retries exhausted: give the host a rest for this run.
+                                Err(Failure::Transient(m)) => {
+                                    break Err(Failure::Unreachable(format!(
+                                        "{m} (after {tries} retries)"
+                                    )));
                                 }
                                 Err(f) => break Err(f),
                             }

@@ -163,3 +163,30 @@ fn offline_corruption_is_refused_with_both_hashes() {
     assert!(e.contains("brand 1.0 all"), "{e}");
     assert!(!cache.path(&it.sha256).exists());
 }
+
+#[test]
+fn an_unresolvable_host_is_skipped_without_retries() {
+    const BODY: &[u8] = b"from the mirror";
+    let (base, log) = server(BODY, 20);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path()).unwrap();
+    let progress = Progress::plain(false);
+    let stage = progress.stage("fetch");
+    let mut o = opts();
+    o.backoff = Duration::from_secs(30);
+    let started = std::time::Instant::now();
+    let it = item(
+        BODY,
+        vec![
+            "http://snapshot.invalid/x.deb".into(),
+            format!("{base}/good"),
+        ],
+    );
+    let r = fetch(&cache, &[it], &o, &stage).unwrap();
+    assert_eq!((r.fetched, r.retried), (1, 0));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "no backoff on DNS failure"
+    );
+    assert_eq!(*log.lock().unwrap(), vec!["/good"]);
+}

@@ -37,6 +37,8 @@ enum Command {
     Lock(commands::lock::Args),
     /// Download every locked package into the content-addressed cache (sha256-verified).
     Fetch(commands::fetch::Args),
+    /// The builder: the pinned toolchain as a reproducible rootfs tarball.
+    Builder(commands::builder::Args),
     /// Build the ISO of the committed profile into output/<build-id>/ (needs root).
     Build(commands::build::Args),
     /// Build twice from scratch under different environments and compare every artefact
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Lock(args) => commands::lock::run(args),
         Command::Fetch(args) => commands::fetch::run(args),
         Command::Build(args) => commands::build::run(args),
+        Command::Builder(args) => commands::builder::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Rebuild(args) => commands::rebuild::run(args),
     };

@@ -58,7 +58,10 @@ pub fn check_installed(installed: &[Installed], locked: &[Installed]) -> Result<
         msg.push_str(&format!(" installed but not locked: {};", extra.join(", ")));
     }
     if !missing.is_empty() {
-        msg.push_str(&format!(" locked but not installed: {};", missing.join(", ")));
+        msg.push_str(&format!(
+            " locked but not installed: {};",
+            missing.join(", ")
+        ));
     }
     msg.push_str(" the lock does not describe what mmdebstrap selects; run `isoforge lock`");
     Err(Error::Invalid(msg))
@@ -82,7 +85,10 @@ mod tests {
         let e = check_installed(&[p("a", "2"), p("b", "1")], &[p("a", "1")])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("installed but not locked: a 2 amd64, b 1 amd64;"), "{e}");
+        assert!(
+            e.contains("installed but not locked: a 2 amd64, b 1 amd64;"),
+            "{e}"
+        );
         assert!(e.contains("locked but not installed: a 1 amd64;"), "{e}");
     }
 }

@@ -102,7 +102,10 @@ fn stanza(deb: &Deb, file: &Path, rel: &str) -> Result<String, Error> {
     }
     let control = String::from_utf8_lossy(&out.stdout);
     let paras = isoforge_deb822::parse(&control).map_err(|e| {
-        Error::Invalid(format!("{} {}: unreadable control data: {e}", deb.name, deb.version))
+        Error::Invalid(format!(
+            "{} {}: unreadable control data: {e}",
+            deb.name, deb.version
+        ))
     })?;
     let [p] = paras.as_slice() else {
         return Err(Error::Invalid(format!(

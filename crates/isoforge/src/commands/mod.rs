@@ -1,6 +1,7 @@
 //! One module per subcommand: its arguments and how it runs.
 
 pub mod build;
+pub mod builder;
 pub mod fetch;
 pub mod lock;
 pub mod rebuild;
