@@ -282,6 +282,8 @@ pub fn enter(
         }
         Ok(())
     };
+    // The root must be a mount point: the build inside makes `/` private (EINVAL otherwise).
+    mount(Some(root), root, None, libc::MS_BIND | libc::MS_REC)?;
     std::fs::create_dir_all(root.join("proc")).map_err(io_err("cannot create /proc"))?;
     mount(
         Some(Path::new("proc")),

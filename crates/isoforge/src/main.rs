@@ -37,6 +37,9 @@ enum Command {
     Lock(commands::lock::Args),
     /// Download every locked package into the content-addressed cache (sha256-verified).
     Fetch(commands::fetch::Args),
+    /// Show every pinned input (commit, SOURCE_DATE_EPOCH, snapshot, locks, builder, tool
+    /// versions); --check: exit 1 naming anything unpinned.
+    Pins(commands::pins::Args),
     /// The builder: the pinned toolchain as a reproducible rootfs tarball.
     Builder(commands::builder::Args),
     /// Build the ISO of the committed profile into output/<build-id>/ (needs root).
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Lock(args) => commands::lock::run(args),
         Command::Fetch(args) => commands::fetch::run(args),
         Command::Build(args) => commands::build::run(args),
+        Command::Pins(args) => commands::pins::run(args),
         Command::Builder(args) => commands::builder::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Rebuild(args) => commands::rebuild::run(args),

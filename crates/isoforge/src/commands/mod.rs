@@ -4,5 +4,6 @@ pub mod build;
 pub mod builder;
 pub mod fetch;
 pub mod lock;
+pub mod pins;
 pub mod rebuild;
 pub mod verify;
