@@ -136,7 +136,7 @@ pub fn engine_run(
         "/src".into(),
         engine_image(image).into(),
     ];
-    v.extend(inner_args(m, engine, &image.digest, extra).into_iter());
+    v.extend(inner_args(m, engine, &image.digest, extra));
     v
 }
 

@@ -111,7 +111,7 @@ fn wrong_content_is_never_kept_and_corruption_is_refetched() {
     let progress = Progress::plain(false);
     let stage = progress.stage("fetch");
     let wrong = item(BODY, vec![format!("{base}/wrong")]);
-    let e = fetch(&cache, &[wrong.clone()], &opts(), &stage)
+    let e = fetch(&cache, std::slice::from_ref(&wrong), &opts(), &stage)
         .unwrap_err()
         .to_string();
     assert!(e.contains("wrong content: sha256"), "{e}");
@@ -123,10 +123,10 @@ fn wrong_content_is_never_kept_and_corruption_is_refetched() {
     );
 
     let good = item(BODY, vec![format!("{base}/wrong"), format!("{base}/good")]);
-    fetch(&cache, &[good.clone()], &opts(), &stage).unwrap();
+    fetch(&cache, std::slice::from_ref(&good), &opts(), &stage).unwrap();
     // Corrupt it on disk: the next fetch notices, deletes it and downloads it again.
     std::fs::write(cache.path(&good.sha256), b"flipped bits").unwrap();
-    let r = fetch(&cache, &[good.clone()], &opts(), &stage).unwrap();
+    let r = fetch(&cache, std::slice::from_ref(&good), &opts(), &stage).unwrap();
     assert_eq!(r.corrupt, vec![(good.label.clone(), sha(b"flipped bits"))]);
     assert_eq!(r.fetched, 1);
     assert_eq!(std::fs::read(cache.path(&good.sha256)).unwrap(), BODY);
@@ -142,7 +142,7 @@ fn offline_corruption_is_refused_with_both_hashes() {
     let src = dir.path().join("src.deb");
     std::fs::write(&src, BODY).unwrap();
     let it = item(BODY, vec![format!("file://{}", src.display())]);
-    fetch(&cache, &[it.clone()], &opts(), &stage).unwrap();
+    fetch(&cache, std::slice::from_ref(&it), &opts(), &stage).unwrap();
     std::fs::write(cache.path(&it.sha256), b"corrupted").unwrap();
     // Offline: nothing listens on port 9 of loopback.
     let offline = Item {
