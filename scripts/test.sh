@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test, as CI does: formatting and lints, the unit and integration tests (real
 # mmdebstrap, mksquashfs, xorriso, mtools and QEMU on real images), then end to end:
-# `isoforge verify` on the default profile (two full builds, must be identical), `isoforge
-# rebuild` of its BUILD_INFO from another directory, and QEMU boots of the verified ISO under
-# BIOS and UEFI (in the boot crate's tests).
+# pinned inputs (lock --check, pins --check, fetch, builder build), `isoforge verify` on the
+# default profile (two full builds, must be identical), a rebuild, and two builds in the
+# pinned builder (--runtime chroot) from two directories, which must be identical.
 # Installs what is missing first. Needs root (mmdebstrap root mode, namespaces).
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,10 +18,39 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
-step "end to end: isoforge verify (two builds from scratch, build B in a varied environment)"
 bin="$top/target/release/isoforge"
-"$bin" verify --config "$top/config" --dir "$top/verify" --output "$top/output" --force
-id=$(git -C "$top" rev-parse HEAD | cut -c1-12)
+git_id=(-c user.name=isoforge-ci -c user.email=ci@isoforge.invalid)
+
+# The end-to-end steps build a scratch clone of HEAD. Debian drops superseded versions from
+# the live mirror at every point release, so a committed lock can go stale through no fault
+# of the commit: then the scratch clone is re-locked (and re-pinned) with a loud warning,
+# instead of the suite turning red for that alone.
+step "pinned inputs: isoforge lock --check, pins --check, fetch"
+scratch=$(mktemp -d /var/tmp/isoforge-e2e.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+git clone -q --no-hardlinks "$top" "$scratch/src"
+src="$scratch/src"
+if ! "$bin" lock --check --config "$src/config"; then
+  echo "##########################################################################"
+  echo "WARNING: the committed lock is stale or its packages left the mirror;"
+  echo "WARNING: re-locking in the scratch clone. Run \`isoforge lock\` and commit."
+  echo "##########################################################################"
+  "$bin" lock --config "$src/config"
+  git -C "$src" "${git_id[@]}" commit -qam "scratch: re-lock (stale committed lock)"
+fi
+"$bin" fetch --config "$src/config"
+"$bin" builder build --config "$src/config" | tee "$scratch/builder.txt"
+pinned=$(grep -E '^BUILDER_IMAGE=' "$scratch/builder.txt")
+if ! grep -qxF "$pinned" "$src/config/builder.env"; then
+  echo "WARNING: the builder built here is not the one config/builder.env pins; re-pinning in the scratch clone"
+  sed -i "s|^BUILDER_IMAGE=.*|$pinned|" "$src/config/builder.env"
+  git -C "$src" "${git_id[@]}" commit -qam "scratch: re-pin the builder"
+fi
+"$bin" pins --check --config "$src/config"
+
+step "end to end: isoforge verify (two builds from scratch, build B in a varied environment)"
+"$bin" verify --config "$src/config" --dir "$top/verify" --output "$top/output" --force
+id=$(git -C "$src" rev-parse HEAD | cut -c1-12)
 iso=$(ls "$top/output/$id"/*.iso)
 (cd "$top/output/$id" && sha256sum -c SHA256SUMS)
 "$bin" check --config "$top/config" "$top/output/$id/SHA256SUMS"
@@ -32,8 +61,20 @@ export ISOFORGE_TEST_EXPECT
 
 step "end to end: isoforge rebuild of the verified BUILD_INFO, from another directory"
 elsewhere=$(mktemp -d)
-(cd "$elsewhere" && "$bin" rebuild "$top/output/$id/BUILD_INFO" --source "$top" --dir "$elsewhere/rebuild")
+(cd "$elsewhere" && "$bin" rebuild "$top/output/$id/BUILD_INFO" --source "$src" --dir "$elsewhere/rebuild")
 rm -rf "$elsewhere"
+
+step "end to end: two --runtime chroot builds in different directories (the pinned builder)"
+for side in a b; do
+  git clone -q --no-hardlinks "$src" "$scratch/chroot-$side"
+  (cd "$scratch/chroot-$side" && "$bin" build --runtime chroot --output "$scratch/chroot-$side/output")
+done
+sha_a=$(sha256sum "$scratch"/chroot-a/output/"$id"/*.iso | cut -d' ' -f1)
+sha_b=$(sha256sum "$scratch"/chroot-b/output/"$id"/*.iso | cut -d' ' -f1)
+echo "chroot build A: $sha_a"; echo "chroot build B: $sha_b"
+[ "$sha_a" = "$sha_b" ] || { echo "FAIL: the two chroot builds differ"; exit 1; }
+cmp "$scratch"/chroot-a/output/"$id"/BUILD_INFO "$scratch"/chroot-b/output/"$id"/BUILD_INFO
+grep -q '^Runtime: chroot$' "$scratch"/chroot-a/output/"$id"/BUILD_INFO
 
 step "unit and integration tests"
 cargo test --release --locked --workspace 2>&1 | tee "$top/target/test-output.txt"
@@ -41,5 +82,5 @@ cargo test --release --locked --workspace 2>&1 | tee "$top/target/test-output.tx
 step "done"
 passed=$(grep -Eo '[0-9]+ passed' "$top/target/test-output.txt" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$top/target/test-output.txt" | awk '{s+=$1} END {print s+0}')
-echo "verify: identical; rebuild: reproduced; ISO $iso"
+echo "verify: identical; rebuild: reproduced; chroot builds: identical; ISO $iso"
 echo "$passed passed, $failed failed"

@@ -5,7 +5,8 @@
 //! | stage | crate | in | out |
 //! |---|---|---|---|
 //! | inputs | `isoforge-inputs` | `config/`, git | profile, pin, SOURCE_DATE_EPOCH, commit |
-//! | rootfs | `isoforge-rootfs` | profile, package source | cleaned, branded directory |
+//! | packages | `isoforge-lock`, `isoforge-cache` | `config/packages.lock`, the cache | a local repository of exactly the locked .debs |
+//! | rootfs | `isoforge-rootfs` | profile, local repository | cleaned, branded directory |
 //! | squashfs | `isoforge-squashfs` | rootfs | `live/filesystem.squashfs` |
 //! | boot files | `isoforge-bootfiles` | menu, epoch | `boot/grub/{grub.cfg,bios.img,efi.img}` |
 //! | ISO | `isoforge-iso` | staging tree | the hybrid ISO |
@@ -13,18 +14,18 @@
 //! and then `SHA256SUMS` and `BUILD_INFO`. Work happens in a hidden temporary directory
 //! ([`output`]) that is renamed into place only when everything is written.
 
+pub mod locking;
 mod output;
 pub mod preflight;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use isoforge_buildinfo::{Artefact, BuildInfo, Package};
 use isoforge_checksums::{Entry, Sha256Digest, sha256_file};
 use isoforge_exec::{Progress, Runner, ToolEnv};
 use isoforge_inputs::{Inputs, LoadOptions};
-use isoforge_rootfs::source::{self, PackageSource};
+use locking::{LockConfig, Which};
 
 pub use output::Staged;
 
@@ -45,6 +46,10 @@ pub enum Error {
     Iso(#[from] isoforge_iso::Error),
     #[error(transparent)]
     Sandbox(isoforge_sandbox::Error),
+    #[error(transparent)]
+    Lock(#[from] isoforge_lock::Error),
+    #[error(transparent)]
+    Cache(#[from] isoforge_cache::Error),
     #[error("{0}")]
     Invalid(String),
     #[error("{context}: {source}")]
@@ -78,6 +83,12 @@ pub struct Options {
     pub allow_dirty: bool,
     /// Keep the rootfs and staging tree in `output/<build-id>.work/`.
     pub keep_work: bool,
+    /// The package cache [default: `isoforge_cache::default_dir`].
+    pub cache_dir: Option<PathBuf>,
+    /// Recorded in BUILD_INFO: `host`, or the builder runtime this build runs inside.
+    pub runtime: String,
+    /// The builder's digest when running inside it.
+    pub builder_digest: Option<String>,
 }
 
 /// A finished build.
@@ -89,7 +100,7 @@ pub struct Outcome {
     pub build_id: String,
 }
 
-const STAGES: usize = 5;
+const STAGES: usize = 6;
 
 fn label(n: usize, name: &str) -> String {
     format!("[{n}/{STAGES}] {name}")
@@ -103,6 +114,9 @@ pub fn build(opts: &Options, progress: &Progress) -> Result<Outcome, Error> {
             allow_dirty: opts.allow_dirty,
         },
     )?;
+    let locks = LockConfig::load(&opts.config_dir)?;
+    let lock = locks.load_lock(Which::Image)?;
+    let cache = locking::open_cache(opts.cache_dir.as_deref())?;
     preflight::check_tools()?;
     let build_id = inputs.source.build_id();
     // Files the tools create must not depend on the caller's umask.
@@ -132,7 +146,14 @@ pub fn build(opts: &Options, progress: &Progress) -> Result<Outcome, Error> {
     }
     let runner = Runner::new(env, &staged.logs(), progress.clone())
         .map_err(Error::io("cannot create the log directory"))?;
-    match run_stages(&inputs, &runner, &staged, &build_id) {
+    let locked = Locked {
+        config: &locks,
+        lock: &lock,
+        cache: &cache,
+        runtime: &opts.runtime,
+        builder_digest: opts.builder_digest.as_deref(),
+    };
+    match run_stages(&inputs, &locked, &runner, &staged, &build_id) {
         Ok((iso_name, iso_sha256)) => {
             if opts.keep_work {
                 let kept = staged.keep_work()?;
@@ -162,8 +183,18 @@ pub fn build(opts: &Options, progress: &Progress) -> Result<Outcome, Error> {
     }
 }
 
+/// The package lock, the cache it is served from, and the runtime around the build.
+struct Locked<'a> {
+    config: &'a LockConfig,
+    lock: &'a isoforge_lock::Lock,
+    cache: &'a isoforge_cache::Cache,
+    runtime: &'a str,
+    builder_digest: Option<&'a str>,
+}
+
 fn run_stages(
     inputs: &Inputs,
+    locked: &Locked<'_>,
     runner: &Runner,
     staged: &Staged,
     build_id: &str,
@@ -175,20 +206,49 @@ fn run_stages(
     let rootfs = work.join("rootfs");
     let staging = work.join("staging");
 
-    // 1. rootfs
-    let stage = progress.stage(label(1, "rootfs: mmdebstrap"));
-    let package_source = source::choose(&inputs.pin, &profile.suite, Duration::from_secs(10));
-    if let PackageSource::Mirror { reason, .. } = &package_source {
-        progress.note(format!("packages from {} ({reason})", package_source.url()));
+    // 1. packages: exactly the lock, from the cache (fetching only what it lacks)
+    let stage = progress.stage(label(1, "packages: cache and local repository"));
+    let lock = locked.lock;
+    let fetched = locking::fetch(locked.config, lock, locked.cache, &stage)?;
+    if !fetched.corrupt.is_empty() {
+        for (label, actual) in &fetched.corrupt {
+            progress.note(format!(
+                "the cached {label} was corrupt (sha256 {actual}); it was deleted and fetched again"
+            ));
+        }
     }
-    isoforge_rootfs::bootstrap::run(runner, &stage, profile, &package_source, &rootfs)?;
+    let debs = locking::local_debs(lock, locked.cache)?;
+    let sources = isoforge_rootfs::localrepo::create(
+        &work.join("repo"),
+        &profile.suite,
+        &profile.architecture,
+        &debs,
+    )?;
     stage.done(&format!(
-        "{} packages",
-        isoforge_rootfs::packages::installed(&rootfs)?.len()
+        "{} packages ({} from the cache, {} fetched)",
+        lock.packages.len(),
+        fetched.cached,
+        fetched.fetched
     ));
 
-    // 2. cleanup and branding
-    let stage = progress.stage(label(2, "rootfs: cleanup and branding"));
+    // 2. rootfs
+    let stage = progress.stage(label(2, "rootfs: mmdebstrap"));
+    isoforge_rootfs::bootstrap::run(runner, &stage, profile, &sources, &rootfs)?;
+    let installed = isoforge_rootfs::packages::installed(&rootfs)?;
+    let want: Vec<isoforge_rootfs::packages::Installed> = lock
+        .packages
+        .iter()
+        .map(|p| isoforge_rootfs::packages::Installed {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            architecture: p.architecture.clone(),
+        })
+        .collect();
+    isoforge_rootfs::bootstrap::check_installed(&installed, &want)?;
+    stage.done(&format!("{} packages, as locked", installed.len()));
+
+    // 3. cleanup and branding
+    let stage = progress.stage(label(3, "rootfs: cleanup and branding"));
     let cleaned = isoforge_rootfs::cleanup::run(&rootfs)?;
     let branded = isoforge_rootfs::branding::apply(
         &rootfs,
@@ -217,8 +277,8 @@ fn run_stages(
         branded.len()
     ));
 
-    // 3. squashfs
-    let stage = progress.stage(label(3, "squashfs: mksquashfs"));
+    // 4. squashfs
+    let stage = progress.stage(label(4, "squashfs: mksquashfs"));
     let live = staging.join("live");
     fs::create_dir_all(&live).map_err(Error::io("cannot create the staging tree"))?;
     let squashfs = live.join("filesystem.squashfs");
@@ -247,8 +307,8 @@ fn run_stages(
     )?;
     stage.done(&format!("{} MB", size(&squashfs)? / 1_000_000));
 
-    // 4. boot files
-    let stage = progress.stage(label(4, "boot files: GRUB BIOS + UEFI"));
+    // 5. boot files
+    let stage = progress.stage(label(5, "boot files: GRUB BIOS + UEFI"));
     let menu = isoforge_bootfiles::Menu {
         title: profile.grub_menu_title.clone(),
         kernel: "/live/vmlinuz".into(),
@@ -266,8 +326,8 @@ fn run_stages(
     )?;
     stage.done("");
 
-    // 5. ISO, sums and build info
-    let stage = progress.stage(label(5, "iso: xorriso"));
+    // 6. ISO, sums and build info
+    let stage = progress.stage(label(6, "iso: xorriso"));
     let iso_name = profile.iso_file_name();
     let result = staged.result();
     let iso = result.join(&iso_name);
@@ -313,11 +373,13 @@ fn run_stages(
         snapshot_timestamp: inputs.pin.timestamp.clone(),
         snapshot_url: inputs.pin.url(),
         mirror: inputs.pin.mirror.clone(),
-        package_source: match &package_source {
-            PackageSource::Snapshot { url } => format!("snapshot {url}"),
-            PackageSource::Mirror { url, .. } => format!("mirror {url} (snapshot unreachable)"),
-        },
-        runtime: "host".into(),
+        package_source: format!(
+            "{} (every .deb verified by sha256 from the cache)",
+            isoforge_lock::FILE
+        ),
+        package_lock_sha256: lock.sha256(),
+        runtime: locked.runtime.to_string(),
+        builder_digest: locked.builder_digest.unwrap_or("none").to_string(),
         kernel: boot.release.clone(),
         build_tools: preflight::tool_versions()?,
         environment: runner
@@ -332,6 +394,11 @@ fn run_stages(
                 name: p.name.clone(),
                 version: p.version.clone(),
                 architecture: p.architecture.clone(),
+                sha256: lock
+                    .packages
+                    .iter()
+                    .find(|l| l.name == p.name && l.architecture == p.architecture)
+                    .map(|l| l.sha256.clone()),
             })
             .collect(),
         artefacts: vec![Artefact {

@@ -17,6 +17,8 @@ pub struct Package {
     pub name: String,
     pub version: String,
     pub architecture: String,
+    /// The .deb's sha256, from the package lock.
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +52,13 @@ pub struct BuildInfo {
     pub mirror: String,
     /// What the packages were actually installed from.
     pub package_source: String,
-    /// How the tools were provided (`host`: the build machine's own).
+    /// sha256 of `config/packages.lock`.
+    pub package_lock_sha256: String,
+    /// How the tools were provided: `host` (the build machine's own: not comparable across
+    /// machines), `chroot`, `docker` or `podman` (the pinned builder).
     pub runtime: String,
+    /// The builder's digest (`none` with runtime `host`).
+    pub builder_digest: String,
     pub kernel: String,
     /// `(package, version)` of the tools that made the image.
     pub build_tools: Vec<(String, String)>,
@@ -109,7 +116,9 @@ impl BuildInfo {
         p.push("Snapshot-Url", &self.snapshot_url);
         p.push("Mirror", &self.mirror);
         p.push("Package-Source", &self.package_source);
+        p.push("Package-Lock-Sha256", &self.package_lock_sha256);
         p.push("Runtime", &self.runtime);
+        p.push("Builder-Digest", &self.builder_digest);
         p.push("Kernel", &self.kernel);
         p.push(
             "Build-Tools",
@@ -121,11 +130,12 @@ impl BuildInfo {
         );
         p.push(
             "Installed-Packages",
-            multiline(
-                self.installed
-                    .iter()
-                    .map(|x| format!("{} (= {}) {}", x.name, x.version, x.architecture)),
-            ),
+            multiline(self.installed.iter().map(|x| match &x.sha256 {
+                Some(sha) => {
+                    format!("{} (= {}) {} {sha}", x.name, x.version, x.architecture)
+                }
+                None => format!("{} (= {}) {}", x.name, x.version, x.architecture),
+            })),
         );
         p.push(
             "Checksums-Sha256",
@@ -194,7 +204,9 @@ impl BuildInfo {
             snapshot_url: get("Snapshot-Url")?.into(),
             mirror: get("Mirror")?.into(),
             package_source: get("Package-Source")?.into(),
+            package_lock_sha256: p.get("Package-Lock-Sha256").unwrap_or("none").into(),
             runtime: get("Runtime")?.into(),
+            builder_digest: p.get("Builder-Digest").unwrap_or("none").into(),
             kernel: get("Kernel")?.into(),
             build_tools: lines("Build-Tools")?
                 .iter()
@@ -213,11 +225,13 @@ impl BuildInfo {
             installed: lines("Installed-Packages")?
                 .iter()
                 .map(|l| {
-                    versioned(l, "Installed-Packages").map(|(name, version, architecture)| {
+                    versioned(l, "Installed-Packages").map(|(name, version, tail)| {
+                        let mut t = tail.split_whitespace();
                         Package {
                             name,
                             version,
-                            architecture,
+                            architecture: t.next().unwrap_or_default().to_string(),
+                            sha256: t.next().map(str::to_string),
                         }
                     })
                 })
@@ -279,7 +293,9 @@ pub(crate) mod tests {
             snapshot_url: "https://snapshot.debian.org/archive/debian/20261101T000000Z/".into(),
             mirror: "http://deb.debian.org/debian".into(),
             package_source: "mirror http://deb.debian.org/debian (snapshot unreachable)".into(),
+            package_lock_sha256: "ef".repeat(32),
             runtime: "host".into(),
+            builder_digest: "none".into(),
             kernel: "6.1.0-50-amd64".into(),
             build_tools: vec![("xorriso".into(), "1.5.4-4".into())],
             environment: vec![("LC_ALL".into(), "C.UTF-8".into())],
@@ -287,6 +303,7 @@ pub(crate) mod tests {
                 name: "base-files".into(),
                 version: "12.4+deb12u13".into(),
                 architecture: "amd64".into(),
+                sha256: Some("12".repeat(32)),
             }],
             artefacts: vec![Artefact {
                 sha256: "cd".repeat(32),
@@ -301,7 +318,14 @@ pub(crate) mod tests {
         let b = sample();
         let text = b.render();
         assert!(text.contains("\nCommit-Dirty: no\n"), "{text}");
-        assert!(text.contains("\nInstalled-Packages:\n base-files (= 12.4+deb12u13) amd64\n"));
+        assert!(text.contains(&format!(
+            "\nInstalled-Packages:\n base-files (= 12.4+deb12u13) amd64 {}\n",
+            "12".repeat(32)
+        )));
+        assert!(
+            text.contains("\nRuntime: host\nBuilder-Digest: none\n"),
+            "{text}"
+        );
         assert_eq!(BuildInfo::parse(&text).unwrap(), b);
         let mut dirty = sample();
         dirty.dirty_paths = vec!["config/silvermetal-base.conf".into()];

@@ -26,11 +26,33 @@ pub fn statement(info: &BuildInfo) -> String {
         json!({ "uri": info.snapshot_url, "annotations": { "use": "pinned snapshot" } }),
     ];
     deps.extend(info.installed.iter().map(|p| {
-        json!({
-            "uri": format!("pkg:deb/debian/{}@{}?arch={}", p.name, p.version, p.architecture),
-            "annotations": { "use": "installed in the image" },
-        })
+        let uri = format!(
+            "pkg:deb/debian/{}@{}?arch={}",
+            p.name, p.version, p.architecture
+        );
+        match &p.sha256 {
+            Some(sha) => json!({
+                "uri": uri,
+                "digest": { "sha256": sha },
+                "annotations": { "use": "installed in the image" },
+            }),
+            None => json!({ "uri": uri, "annotations": { "use": "installed in the image" } }),
+        }
     }));
+    if info.package_lock_sha256 != "none" {
+        deps.push(json!({
+            "uri": "config/packages.lock",
+            "digest": { "sha256": info.package_lock_sha256 },
+            "annotations": { "use": "package lock" },
+        }));
+    }
+    if info.builder_digest != "none" {
+        deps.push(json!({
+            "uri": "builder",
+            "digest": { "sha256": info.builder_digest },
+            "annotations": { "use": "builder rootfs (isoforge builder build)" },
+        }));
+    }
     deps.extend(info.build_tools.iter().map(|(n, v)| {
         json!({
             "uri": format!("pkg:deb/debian/{n}@{v}"),
@@ -62,6 +84,8 @@ pub fn statement(info: &BuildInfo) -> String {
                     "sourceDateEpoch": info.source_date_epoch,
                     "sourceDateEpochOrigin": info.source_date_epoch_origin,
                     "packageSource": info.package_source,
+                    "packageLockSha256": info.package_lock_sha256,
+                    "builderDigest": info.builder_digest,
                     "environment": env,
                     "kernel": info.kernel,
                 },
@@ -99,10 +123,14 @@ mod tests {
             .as_array()
             .unwrap();
         assert_eq!(deps[0]["digest"]["gitCommit"], info.commit);
-        assert!(
-            deps.iter()
-                .any(|d| d["uri"] == "pkg:deb/debian/base-files@12.4+deb12u13?arch=amd64")
-        );
+        let base = deps
+            .iter()
+            .find(|d| d["uri"] == "pkg:deb/debian/base-files@12.4+deb12u13?arch=amd64")
+            .unwrap();
+        assert_eq!(base["digest"]["sha256"], "12".repeat(32));
+        assert!(deps.iter().any(
+            |d| d["uri"] == "config/packages.lock" && d["digest"]["sha256"] == "ef".repeat(32)
+        ));
         assert_eq!(
             v["predicate"]["buildDefinition"]["internalParameters"]["sourceDateEpoch"],
             1_700_000_000

@@ -2,12 +2,17 @@
 //! (`config/silvermetal-base.conf`), the snapshot pin (`config/snapshot-pin.env`), the
 //! SOURCE_DATE_EPOCH override (`config/source-date-epoch.env`) and the source commit.
 //!
+//! Extra apt repositories (`config/repositories/*.env`) and the builder pin
+//! (`config/builder.env`) are read here too.
+//!
 //! The configuration files are read as `KEY=VALUE` without running a shell ([`envfile`]);
 //! every error names the file, the line where there is one, and what was expected.
 
+pub mod builder;
 pub mod envfile;
 pub mod epoch;
 pub mod profile;
+pub mod repositories;
 pub mod snapshot;
 pub mod source;
 mod validate;
@@ -16,8 +21,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use builder::{BuilderConfig, ImageRef};
 pub use epoch::{Origin as EpochOrigin, SourceDateEpoch};
 pub use profile::Profile;
+pub use repositories::Repository;
 pub use snapshot::SnapshotPin;
 pub use source::Source;
 
@@ -44,6 +51,8 @@ pub struct Inputs {
     pub pin: SnapshotPin,
     pub epoch: SourceDateEpoch,
     pub source: Source,
+    /// Extra apt repositories, sorted by name.
+    pub repositories: Vec<Repository>,
     /// sha256 over the configuration files' names and bytes: the profile's identity.
     pub profile_sha256: String,
 }
@@ -64,6 +73,7 @@ impl Inputs {
         }
         let profile = Profile::load(config_dir)?;
         let pin = SnapshotPin::load(config_dir)?;
+        let repositories = repositories::load(config_dir)?;
         let source = Source::discover(config_dir)?;
         if source.is_dirty() && !opts.allow_dirty {
             let n = source.dirty.len();
@@ -88,6 +98,7 @@ impl Inputs {
             profile_sha256: profile_sha256(config_dir)?,
             profile,
             pin,
+            repositories,
             epoch,
             source,
         })
@@ -97,10 +108,16 @@ impl Inputs {
 /// The configuration files that make up a profile, in hashing order.
 pub const CONFIG_FILES: &[&str] = &[profile::FILE, snapshot::FILE, epoch::FILE];
 
-/// The profile's identity: sha256 over the configuration files' names and bytes.
+/// The profile's identity: sha256 over the configuration files' names and bytes (the extra
+/// repositories' files and keys included, when there are any).
 pub fn profile_sha256(config_dir: &Path) -> Result<String, Error> {
     let mut h = Sha256::new();
-    for name in CONFIG_FILES {
+    let mut names: Vec<String> = CONFIG_FILES.iter().map(|s| s.to_string()).collect();
+    for r in repositories::load(config_dir)? {
+        names.push(format!("{}/{}.env", repositories::DIR, r.name));
+        names.push(r.signed_by_rel.clone());
+    }
+    for name in &names {
         let path = config_dir.join(name);
         match std::fs::read(&path) {
             Ok(bytes) => {

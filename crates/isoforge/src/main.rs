@@ -31,6 +31,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Resolve the profile's whole package set (and the builder's) and pin it by content in
+    /// config/packages.lock and config/builder.lock; --check: are they current and
+    /// available (exit 0 yes, 1 no, 2 error).
+    Lock(commands::lock::Args),
+    /// Download every locked package into the content-addressed cache (sha256-verified).
+    Fetch(commands::fetch::Args),
+    /// Show every pinned input (commit, SOURCE_DATE_EPOCH, snapshot, locks, builder, tool
+    /// versions); --check: exit 1 naming anything unpinned.
+    Pins(commands::pins::Args),
+    /// The builder: the pinned toolchain as a reproducible rootfs tarball.
+    Builder(commands::builder::Args),
     /// Build the ISO of the committed profile into output/<build-id>/ (needs root).
     Build(commands::build::Args),
     /// Build twice from scratch under different environments and compare every artefact
@@ -50,7 +61,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Lock(args) => commands::lock::run(args),
+        Command::Fetch(args) => commands::fetch::run(args),
         Command::Build(args) => commands::build::run(args),
+        Command::Pins(args) => commands::pins::run(args),
+        Command::Builder(args) => commands::builder::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Rebuild(args) => commands::rebuild::run(args),
         Command::Check(args) => commands::check::run(args),

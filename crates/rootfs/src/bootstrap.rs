@@ -7,15 +7,16 @@ use std::path::Path;
 use isoforge_exec::{Runner, Stage};
 use isoforge_inputs::Profile;
 
-use crate::source::PackageSource;
+use crate::packages::Installed;
 use crate::{Error, io_err};
 
-/// Installs `profile`'s packages from `source` into `target` (which must not exist yet).
+/// Installs `profile`'s packages from the apt source lines `sources` (the local repository of
+/// the lock) into `target` (which must not exist yet).
 pub fn run(
     runner: &Runner,
     stage: &Stage,
     profile: &Profile,
-    source: &PackageSource,
+    sources: &[String],
     target: &Path,
 ) -> Result<(), Error> {
     let mut cmd = runner.command("mmdebstrap");
@@ -26,13 +27,68 @@ pub fn run(
         .arg(format!("--architectures={}", profile.architecture))
         .arg(format!("--components={}", profile.components.join(",")))
         .arg(format!("--include={}", profile.packages.join(",")))
-        .arg("--aptopt=Acquire::Retries \"3\"")
         .arg(&profile.suite)
         .arg(target)
-        .arg(source.apt_line(&profile.suite, &profile.components));
+        .args(sources);
     runner.run(stage, "mmdebstrap", cmd)?;
     // The root directory's mode becomes the live system's `/`.
     std::fs::set_permissions(target, std::fs::Permissions::from_mode(0o755))
         .map_err(io_err(format!("cannot chmod {}", target.display())))?;
     Ok(())
+}
+
+/// Compares what dpkg installed with what was locked: `(name, version, arch)` each.
+/// Any difference is an error naming the packages.
+pub fn check_installed(installed: &[Installed], locked: &[Installed]) -> Result<(), Error> {
+    let extra: Vec<String> = installed
+        .iter()
+        .filter(|p| !locked.contains(p))
+        .map(|p| format!("{} {} {}", p.name, p.version, p.architecture))
+        .collect();
+    let missing: Vec<String> = locked
+        .iter()
+        .filter(|p| !installed.contains(p))
+        .map(|p| format!("{} {} {}", p.name, p.version, p.architecture))
+        .collect();
+    if extra.is_empty() && missing.is_empty() {
+        return Ok(());
+    }
+    let mut msg = String::from("the installed packages differ from the lock:");
+    if !extra.is_empty() {
+        msg.push_str(&format!(" installed but not locked: {};", extra.join(", ")));
+    }
+    if !missing.is_empty() {
+        msg.push_str(&format!(
+            " locked but not installed: {};",
+            missing.join(", ")
+        ));
+    }
+    msg.push_str(" the lock does not describe what mmdebstrap selects; run `isoforge lock`");
+    Err(Error::Invalid(msg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(n: &str, v: &str) -> Installed {
+        Installed {
+            name: n.into(),
+            version: v.into(),
+            architecture: "amd64".into(),
+        }
+    }
+
+    #[test]
+    fn names_the_differences() {
+        assert!(check_installed(&[p("a", "1")], &[p("a", "1")]).is_ok());
+        let e = check_installed(&[p("a", "2"), p("b", "1")], &[p("a", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("installed but not locked: a 2 amd64, b 1 amd64;"),
+            "{e}"
+        );
+        assert!(e.contains("locked but not installed: a 1 amd64;"), "{e}");
+    }
 }

@@ -1,7 +1,9 @@
 //! The live system's root file system, as a directory:
 //!
-//! 1. [`bootstrap`]: mmdebstrap installs the profile's packages from the pinned snapshot, or
-//!    from the mirror where the snapshot cannot be reached ([`source`]).
+//! 1. [`bootstrap`]: mmdebstrap installs the profile's packages from a local repository of
+//!    exactly the locked packages ([`localrepo`]), then the installed set is checked against
+//!    the lock. ([`source`] chooses the snapshot or the mirror for `isoforge lock` and
+//!    `isoforge fetch`.)
 //! 2. [`cleanup`]: removes or empties the files known to differ between identical builds
 //!    (machine-id, ldconfig aux-cache, logs, apt lists, nvme hostid, dkms logs, …) and clamps
 //!    every timestamp to SOURCE_DATE_EPOCH.
@@ -13,6 +15,7 @@
 pub mod bootstrap;
 pub mod branding;
 pub mod cleanup;
+pub mod localrepo;
 pub mod packages;
 pub mod source;
 pub mod tree;

@@ -280,6 +280,10 @@ pub(crate) fn build_command(exe: &Path, src: &Path, config_rel: &Path, output: &
         .arg("--output")
         .arg(output)
         .current_dir(src);
+    // Resolved here, once: build B's varied HOME must not send it to another (cold) cache.
+    if let Ok(cache) = isoforge_cache::default_dir() {
+        cmd.arg("--cache-dir").arg(cache);
+    }
     cmd
 }
 

@@ -2,6 +2,10 @@
 
 pub mod boot;
 pub mod build;
+pub mod builder;
 pub mod check;
+pub mod fetch;
+pub mod lock;
+pub mod pins;
 pub mod rebuild;
 pub mod verify;

@@ -1,0 +1,140 @@
+//! The local apt repository every build installs from: the locked .debs, taken from the
+//! content-addressed cache (each verified by sha256 just before), with a `Packages` index
+//! made from their own control data and a `Release` naming the suite, so that mmdebstrap's
+//! `?narrow(?archive(^suite$)…)` selection sees exactly the lock.
+//!
+//! Whether the packages were fetched a minute ago or a month ago, online or not, the build
+//! runs the same code on the same bytes; the repository is `[trusted=yes]` because every
+//! file in it was checked against the lock's sha256, which is stronger than a signature
+//! over an index.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::{Error, io_err};
+
+/// One package to put in the repository.
+#[derive(Debug, Clone)]
+pub struct Deb {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    /// The archive's Priority (`-`: none), which decides mmdebstrap's priority selection.
+    pub priority: String,
+    pub sha256: String,
+    pub size: u64,
+    /// The verified file in the cache.
+    pub file: PathBuf,
+}
+
+/// Creates one repository per configured repository under `dir` and returns the apt source
+/// lines (`copy://`, so apt copies the files into the chroot as mmdebstrap expects).
+pub fn create(
+    dir: &Path,
+    suite: &str,
+    architecture: &str,
+    repos: &[(String, Vec<Deb>)],
+) -> Result<Vec<String>, Error> {
+    let mut lines = Vec::new();
+    for (name, debs) in repos {
+        let root = dir.join(name);
+        let pool = root.join("pool");
+        let index_dir = root.join(format!("dists/{suite}/main/binary-{architecture}"));
+        for d in [&pool, &index_dir] {
+            std::fs::create_dir_all(d).map_err(io_err(format!("cannot create {}", d.display())))?;
+        }
+        let mut packages = String::new();
+        let mut sorted: Vec<&Deb> = debs.iter().collect();
+        sorted.sort_by(|a, b| (&a.name, &a.architecture).cmp(&(&b.name, &b.architecture)));
+        for deb in sorted {
+            let rel = format!("pool/{}.deb", deb.sha256);
+            let dest = root.join(&rel);
+            if std::fs::hard_link(&deb.file, &dest).is_err() {
+                std::fs::copy(&deb.file, &dest)
+                    .map_err(io_err(format!("cannot copy {}", deb.file.display())))?;
+            }
+            packages.push_str(&stanza(deb, &dest, &rel)?);
+            packages.push('\n');
+        }
+        let index = index_dir.join("Packages");
+        std::fs::write(&index, &packages)
+            .map_err(io_err(format!("cannot write {}", index.display())))?;
+        let mut release = format!(
+            "Origin: isoforge\nLabel: {name} (locked)\nSuite: {suite}\nCodename: {suite}\n\
+             Architectures: {architecture}\nComponents: main\nSHA256:\n"
+        );
+        let _ = writeln!(
+            release,
+            " {} {} main/binary-{architecture}/Packages",
+            hex::encode(Sha256::digest(packages.as_bytes())),
+            packages.len()
+        );
+        let path = root.join(format!("dists/{suite}/Release"));
+        std::fs::write(&path, release)
+            .map_err(io_err(format!("cannot write {}", path.display())))?;
+        lines.push(format!(
+            "deb [trusted=yes] copy://{} {suite} main",
+            root.display()
+        ));
+    }
+    Ok(lines)
+}
+
+/// The package's own control data, with the archive's Priority and where the file is.
+fn stanza(deb: &Deb, file: &Path, rel: &str) -> Result<String, Error> {
+    let out = Command::new("dpkg-deb")
+        .arg("--field")
+        .arg(file)
+        .env("LC_ALL", "C.UTF-8")
+        .output()
+        .map_err(io_err("cannot run dpkg-deb (is dpkg installed?)"))?;
+    if !out.status.success() {
+        return Err(Error::Invalid(format!(
+            "dpkg-deb cannot read {} {} ({}): {}",
+            deb.name,
+            deb.version,
+            file.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let control = String::from_utf8_lossy(&out.stdout);
+    let paras = isoforge_deb822::parse(&control).map_err(|e| {
+        Error::Invalid(format!(
+            "{} {}: unreadable control data: {e}",
+            deb.name, deb.version
+        ))
+    })?;
+    let [p] = paras.as_slice() else {
+        return Err(Error::Invalid(format!(
+            "{} {}: expected one control paragraph",
+            deb.name, deb.version
+        )));
+    };
+    let (name, version, arch) = (
+        p.get("Package").unwrap_or(""),
+        p.get("Version").unwrap_or(""),
+        p.get("Architecture").unwrap_or(""),
+    );
+    if (name, version, arch) != (&deb.name[..], &deb.version[..], &deb.architecture[..]) {
+        return Err(Error::Invalid(format!(
+            "the file locked as {} {} {} is {name} {version} {arch}",
+            deb.name, deb.version, deb.architecture
+        )));
+    }
+    let mut out = isoforge_deb822::Paragraph::new();
+    for (k, v) in p.fields() {
+        if !k.eq_ignore_ascii_case("Priority") {
+            out.push(k, v);
+        }
+    }
+    if deb.priority != "-" {
+        out.push("Priority", &deb.priority);
+    }
+    out.push("Filename", rel);
+    out.push("Size", deb.size.to_string());
+    out.push("SHA256", &deb.sha256);
+    Ok(isoforge_deb822::write(&[out]))
+}
