@@ -51,6 +51,8 @@ pub struct Options {
     pub force: bool,
     pub allow_dirty: bool,
     pub verbose: bool,
+    /// `--runtime` for both builds (`host`, `chroot`, `docker`, `podman`).
+    pub runtime: String,
 }
 
 /// One of the two builds.
@@ -66,6 +68,7 @@ pub struct Side {
 #[derive(Debug)]
 pub struct Report {
     pub build_id: String,
+    pub runtime: String,
     pub commit: String,
     pub dir: PathBuf,
     pub sides: [Side; 2],
@@ -169,7 +172,13 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
         if opts.allow_dirty {
             checkout::copy_dirty(&source, &src)?;
         }
-        let mut cmd = build_command(&exe, &src, &config_rel, &side_dir.join("output"));
+        let mut cmd = build_command(
+            &exe,
+            &src,
+            &config_rel,
+            &side_dir.join("output"),
+            &opts.runtime,
+        );
         if opts.allow_dirty {
             cmd.arg("--allow-dirty");
         }
@@ -230,6 +239,7 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
         compare::artefacts(&a, &b).map_err(io_err("cannot compare the two builds' artefacts"))?;
     let mut report = Report {
         build_id,
+        runtime: opts.runtime.clone(),
         commit: source.commit.clone(),
         log: dir.join("verification.log"),
         dir,
@@ -272,13 +282,21 @@ fn promote(report: &Report, opts: &Options) -> Result<Option<PathBuf>, Error> {
 }
 
 /// `isoforge build` of the checkout `src`, writing under `output`.
-pub(crate) fn build_command(exe: &Path, src: &Path, config_rel: &Path, output: &Path) -> Command {
+pub(crate) fn build_command(
+    exe: &Path,
+    src: &Path,
+    config_rel: &Path,
+    output: &Path,
+    runtime: &str,
+) -> Command {
     let mut cmd = Command::new(exe);
     cmd.arg("build")
         .arg("--config")
         .arg(src.join(config_rel))
         .arg("--output")
         .arg(output)
+        .arg("--runtime")
+        .arg(runtime)
         .current_dir(src);
     // Resolved here, once: build B's varied HOME must not send it to another (cold) cache.
     if let Ok(cache) = isoforge_cache::default_dir() {
@@ -320,7 +338,8 @@ pub fn render_log(r: &Report) -> String {
         .unwrap_or_default();
     let _ = writeln!(s, "isoforge verify, {now}");
     let _ = writeln!(s, "commit: {}", r.commit);
-    let _ = writeln!(s, "build id: {}\n", r.build_id);
+    let _ = writeln!(s, "build id: {}", r.build_id);
+    let _ = writeln!(s, "runtime: {}\n", r.runtime);
     for side in &r.sides {
         let _ = writeln!(
             s,

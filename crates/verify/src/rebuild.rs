@@ -62,6 +62,13 @@ pub fn read_build_info(path: &Path) -> Result<BuildInfo, Error> {
             path.display()
         )));
     }
+    if !["host", "chroot", "docker", "podman"].contains(&info.runtime.as_str()) {
+        return Err(Error::Failed(format!(
+            "{}: Runtime {:?} is not one this isoforge knows (host, chroot, docker, podman)",
+            path.display(),
+            info.runtime
+        )));
+    }
     if info.artefacts.is_empty() {
         return Err(Error::Failed(format!(
             "{}: records no artefact (Checksums-Sha256 is empty)",
@@ -87,11 +94,12 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
     }
     let src = dir.join("src");
     progress.note(format!(
-        "rebuilding {} {} from commit {} in {}",
+        "rebuilding {} {} from commit {} in {} (runtime {})",
         recorded.source,
         recorded.version,
         recorded.commit,
-        dir.display()
+        dir.display(),
+        recorded.runtime
     ));
     crate::checkout::commit(&opts.source, &recorded.commit, &src)?;
 
@@ -113,7 +121,14 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
 
     let exe = std::env::current_exe().map_err(io_err("cannot find the isoforge binary"))?;
     let output = dir.join("output");
-    let mut cmd = crate::build_command(&exe, &src, Path::new(&recorded.config_dir), &output);
+    // The same runtime as the recorded build: in the pinned builder if it was built there.
+    let mut cmd = crate::build_command(
+        &exe,
+        &src,
+        Path::new(&recorded.config_dir),
+        &output,
+        &recorded.runtime,
+    );
     cmd.env_remove("SOURCE_DATE_EPOCH");
     if recorded.source_date_epoch_origin == "environment" {
         cmd.env("SOURCE_DATE_EPOCH", recorded.source_date_epoch.to_string());

@@ -23,6 +23,10 @@ pub struct Args {
     /// Verify a work tree with uncommitted changes.
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Where both builds take their tools from: host, or chroot/docker/podman (the builder
+    /// pinned by BUILDER_IMAGE), as for `isoforge build`.
+    #[arg(long, default_value = "host", value_parser = ["host", "chroot", "docker", "podman"])]
+    pub runtime: String,
     /// Echo every line the tools print.
     #[arg(short, long)]
     pub verbose: bool,
@@ -39,6 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             force: args.force,
             allow_dirty: args.allow_dirty,
             verbose: args.verbose,
+            runtime: args.runtime,
         },
         &progress,
     )?;
