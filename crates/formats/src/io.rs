@@ -115,6 +115,21 @@ impl ReadAt for MemSource {
     }
 }
 
+impl ReadAt for std::sync::Arc<Vec<u8>> {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let Ok(start) = usize::try_from(offset) else { return Ok(0) };
+        if start >= self.len() {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.len() - start);
+        buf[..n].copy_from_slice(&self[start..start + n]);
+        Ok(n)
+    }
+}
+
 impl ReadAt for File {
     fn size(&self) -> u64 {
         self.metadata().map(|m| m.len()).unwrap_or(0)

@@ -1391,35 +1391,87 @@ fn f2(name: String, offset: u32, len: u32, decode: Decode, role: Role) -> Field 
 }
 
 impl Image {
-    /// The decompressed content of a regular file as a source, one block at a time.
-    pub fn open_file(&self, src: Source, data: &FileData) -> Result<Source> {
-        let fragment = match data.fragment {
-            Some((i, off)) => {
-                let fr = self.fragments.get(i as usize).ok_or_else(|| {
-                    Error::corrupt(format!("squashfs: fragment {i} does not exist"))
-                })?;
-                Some((*fr, off))
-            }
-            None => None,
-        };
-        Ok(Arc::new(FileReader {
+    /// A reader of file contents from `src` (the bytes this image was parsed from).
+    pub fn data_reader(&self, src: Source) -> DataReader {
+        DataReader {
             src,
             comp: self.compression,
-            data: data.clone(),
-            blocks: data.block_ranges(),
-            fragment,
-            cache: Mutex::new(None),
-        }))
+            block_size: self.block_size,
+            fragments: Arc::new(self.fragments.clone()),
+            cache: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+}
+
+/// Fragment blocks kept decompressed, per reader.
+const FRAGMENT_CACHE: usize = 32;
+
+/// Reads file contents of one image: decompresses data blocks on demand and keeps recently
+/// used fragment blocks, which many small files share.
+#[derive(Clone)]
+pub struct DataReader {
+    src: Source,
+    comp: Compression,
+    block_size: u32,
+    fragments: Arc<Vec<Fragment>>,
+    cache: Arc<Mutex<Vec<(u32, Arc<Vec<u8>>)>>>,
+}
+
+impl DataReader {
+    pub fn source(&self) -> &Source {
+        &self.src
+    }
+
+    pub fn fragment(&self, index: u32) -> Option<Fragment> {
+        self.fragments.get(index as usize).copied()
+    }
+
+    /// The decompressed fragment block `index`.
+    pub fn fragment_block(&self, index: u32) -> std::io::Result<Arc<Vec<u8>>> {
+        if let Ok(c) = self.cache.lock() {
+            if let Some((_, b)) = c.iter().find(|(i, _)| *i == index) {
+                return Ok(b.clone());
+            }
+        }
+        let fr = self.fragment(index).ok_or_else(|| std::io::Error::other(format!("squashfs: fragment {index} does not exist")))?;
+        let b = Arc::new(self.load(fr.range(), fr.size & UNCOMPRESSED_BLOCK != 0)?);
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() >= FRAGMENT_CACHE {
+                c.remove(0);
+            }
+            c.push((index, b.clone()));
+        }
+        Ok(b)
+    }
+
+    fn load(&self, r: std::ops::Range<u64>, raw: bool) -> std::io::Result<Vec<u8>> {
+        let bs = self.block_size as usize;
+        let stored = read_vec_at(&*self.src, r.start, r.end - r.start, bs as u64 + 1024)?;
+        if raw { Ok(stored) } else { self.comp.decompress(&stored, bs).map_err(|e| std::io::Error::other(e.message)) }
+    }
+
+    /// The decompressed content of a regular file as a source, one block at a time.
+    pub fn open(&self, data: &FileData) -> Result<Source> {
+        if let Some((i, _)) = data.fragment {
+            self.fragment(i).ok_or_else(|| Error::corrupt(format!("squashfs: fragment {i} does not exist")))?;
+        }
+        Ok(Arc::new(FileReader { reader: self.clone(), data: data.clone(), blocks: data.block_ranges(), cache: Mutex::new(None) }))
+    }
+
+    /// The tail of a file stored in a fragment.
+    pub fn tail(&self, data: &FileData) -> std::io::Result<Vec<u8>> {
+        let Some((i, off)) = data.fragment else { return Ok(Vec::new()) };
+        let b = self.fragment_block(i)?;
+        let (s, n) = (off as usize, data.tail_len() as usize);
+        b.get(s..s + n).map(<[u8]>::to_vec).ok_or_else(|| std::io::Error::other("squashfs: file tail lies outside its fragment block"))
     }
 }
 
 struct FileReader {
-    src: Source,
-    comp: Compression,
+    reader: DataReader,
     data: FileData,
     blocks: Vec<(std::ops::Range<u64>, bool)>,
-    fragment: Option<(Fragment, u32)>,
-    /// The last decompressed block: `(block number, bytes)`; `usize::MAX` is the fragment.
+    /// The last decompressed block: `(block number, bytes)`.
     cache: Mutex<Option<(usize, Arc<Vec<u8>>)>>,
 }
 
@@ -1432,36 +1484,13 @@ impl FileReader {
                 }
             }
         }
-        let bs = self.data.block_size as usize;
-        let bytes = if k == usize::MAX {
-            let (fr, _) = self
-                .fragment
-                .ok_or_else(|| std::io::Error::other("no fragment"))?;
-            self.load(fr.range(), fr.size & UNCOMPRESSED_BLOCK != 0, bs)?
-        } else {
-            let (r, raw) = self.blocks[k].clone();
-            if r.start == r.end {
-                vec![0; bs]
-            } else {
-                self.load(r, raw, bs)?
-            }
-        };
+        let (r, raw) = self.blocks[k].clone();
+        let bytes = if r.start == r.end { vec![0; self.data.block_size as usize] } else { self.reader.load(r, raw)? };
         let b = Arc::new(bytes);
         if let Ok(mut c) = self.cache.lock() {
             *c = Some((k, b.clone()));
         }
         Ok(b)
-    }
-
-    fn load(&self, r: std::ops::Range<u64>, raw: bool, bs: usize) -> std::io::Result<Vec<u8>> {
-        let stored = read_vec_at(&*self.src, r.start, r.end - r.start, bs as u64 + 1024)?;
-        if raw {
-            Ok(stored)
-        } else {
-            self.comp
-                .decompress(&stored, bs)
-                .map_err(|e| std::io::Error::other(e.message))
-        }
     }
 }
 
@@ -1478,32 +1507,26 @@ impl ReadAt for FileReader {
         let k = (offset / bs) as usize;
         let within = (offset % bs) as usize;
         let want = (buf.len() as u64).min(self.data.file_size - offset) as usize;
-        if k < self.blocks.len() {
+        let (b, avail, start) = if k < self.blocks.len() {
             let b = self.block(k)?;
             let expect = (self.data.file_size - k as u64 * bs).min(bs) as usize;
-            let avail = b.len().min(expect);
-            if within >= avail {
-                return Err(std::io::Error::other(format!(
-                    "squashfs data block {k} decompressed to {} bytes, expected {expect}",
-                    b.len()
-                )));
+            if b.len() < expect {
+                return Err(std::io::Error::other(format!("squashfs data block {k} decompressed to {} bytes, expected {expect}", b.len())));
             }
-            let n = want.min(avail - within);
-            buf[..n].copy_from_slice(&b[within..within + n]);
-            return Ok(n);
+            (b, expect, within)
+        } else {
+            let (i, off) = self.data.fragment.ok_or_else(|| std::io::Error::other("squashfs: file tail has no fragment"))?;
+            let b = self.reader.fragment_block(i)?;
+            let tail = self.data.tail_len() as usize;
+            if off as usize + tail > b.len() {
+                return Err(std::io::Error::other("squashfs: file tail lies outside its fragment block"));
+            }
+            (b, tail, off as usize + within)
+        };
+        if within >= avail {
+            return Ok(0);
         }
-        let (_, foff) = self
-            .fragment
-            .ok_or_else(|| std::io::Error::other("squashfs: file tail has no fragment"))?;
-        let b = self.block(usize::MAX)?;
-        let start = foff as usize + within;
-        let tail = self.data.tail_len() as usize;
-        if within >= tail || foff as usize + tail > b.len() {
-            return Err(std::io::Error::other(
-                "squashfs: file tail lies outside its fragment block",
-            ));
-        }
-        let n = want.min(tail - within);
+        let n = want.min(avail - within);
         buf[..n].copy_from_slice(&b[start..start + n]);
         Ok(n)
     }

@@ -31,11 +31,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Explain every difference between two images (ISO, squashfs, FAT, cpio/initramfs, tar,
+    /// ar/deb, gzip/xz/zstd), files or directories, down to the structure and field holding
+    /// each differing byte, with hints at known causes. Exit 0 identical, 1 different, 2 error.
+    Diff(commands::diff::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<u8> = match cli.command {};
+    let result: anyhow::Result<u8> = match cli.command {
+        Command::Diff(args) => commands::diff::run(args),
+    };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
