@@ -161,6 +161,8 @@ impl Sweeper {
 
 pub struct Limits {
     pub max_ranges: usize,
+    /// Attributions kept per kind of field (so that rare ones are never crowded out).
+    pub per_kind: usize,
     pub max_unattributed: usize,
 }
 
@@ -184,7 +186,9 @@ pub fn attribute(runs: &Runs, a: &LayoutTree, b: &LayoutTree, limits: &Limits, h
         ranges_omitted: 0,
         unattributed: Vec::new(),
         unattributed_omitted: 0,
+        by_field: Vec::new(),
     };
+    let mut kinds = Kinds::default();
     let mut group: Option<Group> = None;
     let mut names_a = Names::default();
     let mut names_b = Names::default();
@@ -224,7 +228,7 @@ pub fn attribute(runs: &Runs, a: &LayoutTree, b: &LayoutTree, limits: &Limits, h
                 }
                 _ => {
                     if let Some(g) = group.take() {
-                        g.emit(&mut rep, &trees_a, &trees_b, src_a, src_b, limits, hctx);
+                        g.emit(&mut rep, &trees_a, &trees_b, src_a, src_b, limits, hctx, &mut kinds);
                     }
                     group = Some(Group { start: range.start, end: range.end, differing: n, ka, kb, attributed });
                 }
@@ -232,8 +236,9 @@ pub fn attribute(runs: &Runs, a: &LayoutTree, b: &LayoutTree, limits: &Limits, h
         }
     }
     if let Some(g) = group.take() {
-        g.emit(&mut rep, &trees_a, &trees_b, src_a, src_b, limits, hctx);
+        g.emit(&mut rep, &trees_a, &trees_b, src_a, src_b, limits, hctx, &mut kinds);
     }
+    rep.by_field = kinds.finish();
     Ok(rep)
 }
 
@@ -300,6 +305,7 @@ impl Group {
         src_b: &dyn ReadAt,
         limits: &Limits,
         hctx: &HintCtx,
+        kinds: &mut Kinds,
     ) {
         if !self.attributed {
             if rep.unattributed.len() >= limits.max_unattributed {
@@ -315,12 +321,13 @@ impl Group {
             });
             return;
         }
-        if rep.ranges.len() >= limits.max_ranges {
+        let (pa, va) = place(ta, self.ka);
+        let (pb, vb) = place(tb, self.kb);
+        let seen = kinds.add(pa.as_ref(), pb.as_ref(), self.differing);
+        if rep.ranges.len() >= limits.max_ranges || seen > limits.per_kind {
             rep.ranges_omitted += 1;
             return;
         }
-        let (pa, va) = place(ta, self.ka);
-        let (pb, vb) = place(tb, self.kb);
         let mut hints = Vec::new();
         if let (Some(a), Some(b)) = (&pa, &pb) {
             if let (Some(fa), Some(fb), Some(va), Some(vb)) = (&a.field, &b.field, &va, &vb) {
@@ -331,6 +338,49 @@ impl Group {
             }
         }
         rep.ranges.push(Attribution { offset: self.start, len: self.end - self.start, differing: self.differing, a: pa, b: pb, hints });
+    }
+}
+
+/// Counts of attributions per kind of field.
+#[derive(Default)]
+struct Kinds {
+    map: std::collections::HashMap<(String, Option<String>), usize>,
+    list: Vec<crate::report::FieldCount>,
+}
+
+/// "directory record of /x" -> "directory record"; "data block 3 of /x" -> "data block".
+fn structure_kind(name: &str) -> String {
+    let cut = [" of ", " (", " at 0x", " #"].iter().filter_map(|p| name.find(p)).min().unwrap_or(name.len());
+    let k = name[..cut].trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ');
+    if k.is_empty() { name.to_string() } else { k.to_string() }
+}
+
+impl Kinds {
+    /// Records one attribution; returns how many of its kind have been seen (including it).
+    fn add(&mut self, a: Option<&Place>, b: Option<&Place>, differing: u64) -> usize {
+        let kind = |p: Option<&Place>| p.and_then(|p| p.structure.last()).map(|s| structure_kind(s));
+        let structure = match (kind(a), kind(b)) {
+            (Some(x), Some(y)) if x == y => x,
+            (Some(x), Some(y)) => format!("{x} / {y}"),
+            (Some(x), None) | (None, Some(x)) => x,
+            (None, None) => String::new(),
+        };
+        let field = a.or(b).and_then(|p| p.field.clone());
+        let key = (structure.clone(), field.clone());
+        let i = *self.map.entry(key).or_insert_with(|| {
+            let example = a.or(b).map(Place::label).unwrap_or_default();
+            self.list.push(crate::report::FieldCount { structure, field, places: 0, differing: 0, example });
+            self.list.len() - 1
+        });
+        let e = &mut self.list[i];
+        e.places += 1;
+        e.differing += differing;
+        e.places as usize
+    }
+
+    fn finish(mut self) -> Vec<crate::report::FieldCount> {
+        self.list.sort_by(|x, y| y.places.cmp(&x.places).then(y.differing.cmp(&x.differing)));
+        self.list
     }
 }
 
@@ -403,11 +453,11 @@ mod tests {
 
     #[test]
     fn innermost_field_wins_and_values_decode() {
-        let a = b"MAGC\x01\x00\x00\x00\x07\x00zzzzzzQQ".to_vec();
-        let b = b"MAGC\x02\x00\x00\x00\x08\x00zzzzzzRR".to_vec();
+        let a = b"MAGC\x01\x00\x00\x00\x07\x00zzzzQQ".to_vec();
+        let b = b"MAGC\x02\x00\x00\x00\x08\x00zzzzRR".to_vec();
         let (ta, tb) = (tree(a), tree(b));
         let runs = crate::runs::compare(&*ta.source, &*tb.source).unwrap();
-        let lim = Limits { max_ranges: 100, max_unattributed: 100 };
+        let lim = Limits { max_ranges: 100, per_kind: 100, max_unattributed: 100 };
         let r = attribute(&runs, &ta, &tb, &lim, &HintCtx::default()).unwrap();
         assert_eq!(r.differing, 4);
         assert_eq!(r.attributed, 4, "{r:#?}");
@@ -431,7 +481,7 @@ mod tests {
         b[20] = 2;
         let (ta, tb) = (tree(a), tree(b));
         let runs = crate::runs::compare(&*ta.source, &*tb.source).unwrap();
-        let lim = Limits { max_ranges: 100, max_unattributed: 100 };
+        let lim = Limits { max_ranges: 100, per_kind: 100, max_unattributed: 100 };
         let r = attribute(&runs, &ta, &tb, &lim, &HintCtx::default()).unwrap();
         assert_eq!((r.differing, r.attributed), (1, 0));
         assert_eq!(r.unattributed[0].offset, 20);

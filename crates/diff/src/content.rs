@@ -43,7 +43,7 @@ fn text(a: &str, b: &str, max_lines: usize, ctx: &HintCtx) -> (ContentDiff, Vec<
         }
     }
     let unified = diff.unified_diff().context_radius(3).header("a", "b").to_string();
-    let mut lines: Vec<&str> = unified.lines().collect();
+    let mut lines: Vec<String> = unified.lines().take(max_lines + 1).map(clip).collect();
     let truncated = lines.len() > max_lines;
     lines.truncate(max_lines);
     let mut out = lines.join("\n");
@@ -52,6 +52,19 @@ fn text(a: &str, b: &str, max_lines: usize, ctx: &HintCtx) -> (ContentDiff, Vec<
     }
     let h = hints::for_text(&removed, &added, ctx);
     (ContentDiff::Text { unified: out, truncated }, h)
+}
+
+/// Very long lines (minified files, one-line blobs) are cut, keeping the report readable.
+fn clip(line: &str) -> String {
+    const MAX: usize = 400;
+    if line.len() <= MAX {
+        return line.to_string();
+    }
+    let mut end = MAX;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &line[..end], line.len() - end)
 }
 
 fn hex(a: &dyn ReadAt, b: &dyn ReadAt, runs: &Runs) -> io::Result<ContentDiff> {

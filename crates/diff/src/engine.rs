@@ -106,7 +106,7 @@ impl Engine<'_> {
         if coords == Coords::Own && (trees.is_some() || depth == 0) {
             let empty = |s: &Source| LayoutTree { layout: Layout::new(), source: s.clone(), nested: vec![] };
             let (ta, tb) = trees.get_or_insert_with(|| (empty(&a), empty(&b)));
-            let lim = attribute::Limits { max_ranges: self.opts.max_attributions, max_unattributed: self.opts.max_unattributed };
+            let lim = attribute::Limits { max_ranges: self.opts.max_attributions, per_kind: self.opts.max_per_field, max_unattributed: self.opts.max_unattributed };
             match attribute::attribute(&runs, ta, tb, &lim, &self.hctx) {
                 Ok(r) => node.bytes = Some(r),
                 Err(e) => node.notes.push(format!("byte attribution stopped: {e}")),

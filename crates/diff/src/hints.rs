@@ -123,80 +123,83 @@ const PATHS: &[(&str, &[&str], &str, &str)] = &[
     ),
 ];
 
-/// Known field names: `(id, lowercase substrings of "structure, field", cause, remedy)`.
-const FIELDS: &[(&str, &[&str], &str, &str)] = &[
+/// Known fields: `(id, lowercase substrings of "structure, field", role it applies to (any if
+/// `None`), cause, remedy)`. The first match wins.
+type FieldRule = (&'static str, &'static [&'static str], Option<Role>, &'static str, &'static str);
+const FIELDS: &[FieldRule] = &[
     (
         "iso-volume-dates",
         &["volume creation date", "volume modification date", "volume expiration date", "volume effective date"],
+        None,
         "ISO 9660 volume descriptor dates default to the wall clock",
-        "pin them: xorriso -volume_date c/m/x/f, or -volume_date all_file_dates =$SOURCE_DATE_EPOCH with SOURCE_DATE_EPOCH exported",
+        "pin them: xorriso -volume_date uuid/c/m/x/f, or export SOURCE_DATE_EPOCH (xorriso uses it for the defaults)",
     ),
     (
         "iso-file-dates",
         &["recording date", "rock ridge tf"],
+        None,
         "file dates in the ISO (directory records, Rock Ridge TF) come from the staging tree or the wall clock",
         "xorriso -volume_date all_file_dates =$SOURCE_DATE_EPOCH, and touch -h -d @$SOURCE_DATE_EPOCH the staging tree",
     ),
     (
+        "hfsplus-dates",
+        &["hfs+"],
+        Some(Role::Time),
+        "dates in the HFS+ side of the hybrid ISO (added by grub-mkrescue for Macs) come from the staging tree or the wall clock",
+        "touch -h -d @$SOURCE_DATE_EPOCH the staging tree and pass -volume_date all_file_dates =$SOURCE_DATE_EPOCH, or build without HFS+ (xorriso without -hfsplus)",
+    ),
+    (
         "gpt-guid",
         &["disk guid", "unique partition guid"],
+        None,
         "GPT GUIDs are random or derived from the volume UUID date",
         "pin xorriso -volume_date uuid YYYYMMDDhhmmsscc (GUIDs derive from it)",
     ),
-    (
-        "mbr-signature",
-        &["disk signature"],
-        "the MBR disk signature is random in some tools",
-        "pin it (xorriso derives it from the image; isohybrid -id N)",
-    ),
+    ("mbr-signature", &["disk signature"], None, "the MBR disk signature is random in some tools", "pin it (xorriso derives it from the image; isohybrid -id N)"),
     (
         "fat-serial",
         &["volume serial"],
+        None,
         "the FAT volume serial is random (mkfs.fat/mformat, as called by grub-mkrescue)",
         "make the EFI image yourself: mkfs.fat -i $(printf %08x $SOURCE_DATE_EPOCH), then mmd/mcopy",
     ),
     (
         "fat-dates",
-        &["directory entry", "fat"],
+        &["fat12", "fat16", "fat32", "directory entry of", "directory entry '"],
+        Some(Role::Time),
         "FAT directory entry times come from mtools' clock or the source files",
         "export SOURCE_DATE_EPOCH before mmd/mcopy (mtools honours it) and touch the source files to the epoch",
     ),
     (
         "squashfs-mkfs-time",
         &["mkfs time"],
+        None,
         "mksquashfs records when the image was made",
         "export SOURCE_DATE_EPOCH when running mksquashfs (4.4+ uses it for the mkfs time and clamps file times)",
     ),
-    (
-        "gzip-header",
-        &["(mtime)", "(fname)"],
-        "gzip stores the input's modification time and name in its header",
-        "gzip -n (--no-name); tools that call gzip usually honour SOURCE_DATE_EPOCH",
-    ),
+    ("gzip-header", &["(mtime)", "(fname)"], None, "gzip stores the input's modification time and name in its header", "gzip -n (--no-name); tools that call gzip usually honour SOURCE_DATE_EPOCH"),
     (
         "pax-times",
         &["pax record atime", "pax record ctime"],
+        None,
         "GNU tar's pax format records access and change times",
         "tar --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
     ),
     (
         "tar-header",
-        &["tar header"],
+        &["tar header", "tar archive"],
+        None,
         "tar stores each member's mtime, owner and mode from the build tree",
         "tar --sort=name --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime --owner=0 --group=0 --numeric-owner",
     ),
     (
         "cpio-header",
-        &["cpio header"],
+        &["cpio header", "cpio archive", "initramfs"],
+        None,
         "cpio stores each member's inode number, mtime and owner from the build tree",
         "GNU cpio --reproducible (renumbers inodes), touch files to SOURCE_DATE_EPOCH, sort the file list",
     ),
-    (
-        "ar-header",
-        &["ar header"],
-        "ar stores member mtimes, uid and gid",
-        "use deterministic mode (ar D, the default on Debian) or dpkg-deb with SOURCE_DATE_EPOCH",
-    ),
+    ("ar-header", &["ar header", "ar archive"], None, "ar stores member mtimes, uid and gid", "use deterministic mode (ar D, the default on Debian) or dpkg-deb with SOURCE_DATE_EPOCH"),
 ];
 
 fn glob(pat: &str, s: &str) -> bool {
@@ -240,16 +243,8 @@ fn time_of(v: &Value) -> Option<i64> {
 pub fn for_field(label: &str, field: &str, role: Role, a: &Value, b: &Value, ctx: &HintCtx) -> Vec<Hint> {
     let mut out = Vec::new();
     let l = format!("{label} {field}").to_lowercase();
-    let fat_like = l.contains("fat1") || l.contains("fat3") || l.contains("directory entry of") || l.contains("directory entry '");
-    for (id, subs, c, r) in FIELDS {
-        let hit = if *id == "fat-dates" {
-            fat_like && role == Role::Time
-        } else {
-            subs.iter().any(|s| l.contains(s))
-        };
-        if hit && out.is_empty() {
-            out.push(hint(id, *c, *r));
-        }
+    if let Some((id, _, _, c, r)) = FIELDS.iter().find(|(_, subs, want, _, _)| want.is_none_or(|w| w == role) && subs.iter().any(|s| l.contains(s))) {
+        out.push(hint(id, *c, *r));
     }
     match role {
         Role::Time => {

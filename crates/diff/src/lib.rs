@@ -78,6 +78,8 @@ pub struct Options {
     pub limits: Limits,
     /// Attribution groups listed per stream (all bytes are still counted).
     pub max_attributions: usize,
+    /// Attribution groups listed per kind of field, so repetitive ones do not hide rare ones.
+    pub max_per_field: usize,
     /// Unattributed ranges listed per stream.
     pub max_unattributed: usize,
     /// Lines of unified diff per text member.
@@ -93,6 +95,7 @@ impl Default for Options {
             source_date_epoch: None,
             limits: Limits::default(),
             max_attributions: 2000,
+            max_per_field: 25,
             max_unattributed: 200,
             max_text_lines: 400,
             progress: None,

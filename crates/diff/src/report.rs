@@ -69,11 +69,26 @@ pub struct ByteReport {
     pub size_b: u64,
     pub differing: u64,
     pub attributed: u64,
+    /// How many places each kind of field differs in (all of them, including omitted ones).
+    pub by_field: Vec<FieldCount>,
+    /// A sample of the attributions: every kind of field, each up to a per-kind limit.
     pub ranges: Vec<Attribution>,
     /// Attribution groups left out of `ranges` (their bytes are still counted above).
     pub ranges_omitted: u64,
     pub unattributed: Vec<Unattributed>,
     pub unattributed_omitted: u64,
+}
+
+/// Differences of one kind of field (a structure kind such as "directory record" and a field
+/// such as "recording date").
+#[derive(Clone, Debug, Serialize)]
+pub struct FieldCount {
+    pub structure: String,
+    pub field: Option<String>,
+    pub places: u64,
+    pub differing: u64,
+    /// The first place, in full.
+    pub example: String,
 }
 
 /// A range of differing bytes and the innermost structure holding it on each side.

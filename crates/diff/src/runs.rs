@@ -233,7 +233,10 @@ mod tests {
         let b = MemSource(v);
         let r = compare(&a, &b).unwrap();
         let w = r.window(&[6..8, 38..42], &a, &b, 6, 6).unwrap();
-        assert_eq!(w.runs, vec![Run { start: 0, end: 2, differing: 2 }, Run { start: 4, end: 6, differing: 2 }]);
+        // Window offsets 0..2 and 4..6 are within the merge gap: one run, exact count.
+        assert_eq!(w.runs, vec![Run { start: 0, end: 6, differing: 4 }]);
+        let w = r.window(&[7..8], &a, &b, 1, 1).unwrap();
+        assert_eq!(w.runs, vec![Run { start: 0, end: 1, differing: 1 }]);
     }
 
     #[test]

@@ -102,6 +102,10 @@ pub enum Decode {
     ModeU16Le,
     /// 32-bit little-endian mode (Rock Ridge PX, both-endian).
     ModeU32Both,
+    /// 16-bit big-endian mode (HFS+).
+    ModeU16Be,
+    /// HFS+ date: big-endian seconds since 1904-01-01.
+    HfsDate,
 }
 
 /// A decoded value.
@@ -378,6 +382,11 @@ impl Decode {
             Decode::HexAsciiMode => Value::Mode(ascii_num(b, 16)? as u32),
             Decode::ModeU16Le => Value::Mode(le(2)? as u32),
             Decode::ModeU32Both => Value::Mode(le(4)? as u32),
+            Decode::ModeU16Be => Value::Mode(be(2)? as u32),
+            Decode::HfsDate => match be(4)? {
+                0 => Value::Unset,
+                v => Value::Time(Timestamp::secs(v as i64 - 2_082_844_800)),
+            },
         })
     }
 }

@@ -14,14 +14,17 @@
 //!   layouts.
 //!
 //! Modules, one per format: [`iso9660`] (with Rock Ridge, Joliet, El Torito), [`mbr`] and
-//! [`gpt`] (the system area of a hybrid ISO), [`squashfs`], [`fat`], [`cpio`], [`tar`], [`ar`],
+//! [`gpt`] (the system area of a hybrid ISO), [`apm`] and [`hfsplus`] (the Mac side of
+//! grub-mkrescue hybrids), [`squashfs`], [`fat`], [`cpio`], [`tar`], [`ar`],
 //! [`compress`] (gzip/xz/zstd/lz4 detection, header layouts, streaming decoders).
 
+pub mod apm;
 pub mod ar;
 pub mod compress;
 pub mod cpio;
 pub mod fat;
 pub mod gpt;
+pub mod hfsplus;
 pub mod io;
 pub mod iso9660;
 pub mod layout;

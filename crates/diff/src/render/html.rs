@@ -106,6 +106,14 @@ fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {
             b.attributed,
             percent(b.attributed, b.differing)
         )?;
+        if b.by_field.len() > 1 || b.ranges_omitted > 0 {
+            writeln!(out, "<li><details><summary>by kind of field ({} kinds)</summary><ul>", b.by_field.len())?;
+            for f in &b.by_field {
+                let field = f.field.as_deref().map(|x| format!(", {x}")).unwrap_or_default();
+                writeln!(out, "<li>{} place(s), {} B: {}{} <small>(e.g. {})</small></li>", f.places, f.differing, esc(&f.structure), esc(&field), esc(&f.example))?;
+            }
+            writeln!(out, "</ul></details></li>")?;
+        }
         for a in &b.ranges {
             writeln!(out, "<li class=\"attr\">@{:#x} ({} B) {}{}</li>", a.offset, a.differing, esc(&describe(a)), hint_tags(&a.hints))?;
         }

@@ -37,6 +37,10 @@ fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {
     }
     if let Some(b) = &n.bytes {
         writeln!(out, "{pad}- bytes: {} differ, {} attributed ({})", b.differing, b.attributed, percent(b.attributed, b.differing))?;
+        for f in b.by_field.iter().filter(|_| b.by_field.len() > 1 || b.ranges_omitted > 0) {
+            let field = f.field.as_deref().map(|x| format!(", {x}")).unwrap_or_default();
+            writeln!(out, "{pad}  - {} place(s), {} B: {}{}", f.places, f.differing, esc(&f.structure), esc(&field))?;
+        }
         for a in &b.ranges {
             writeln!(out, "{pad}  - `@{:#x}` ({} B) {}{}", a.offset, a.differing, esc(&describe(a)), tags(&a.hints))?;
         }

@@ -50,6 +50,13 @@ fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {
             b.attributed,
             percent(b.attributed, b.differing)
         )?;
+        if b.by_field.len() > 1 || b.ranges_omitted > 0 {
+            writeln!(out, "{pad}  by kind of field:")?;
+            for f in &b.by_field {
+                let field = f.field.as_deref().map(|x| format!(", {x}")).unwrap_or_default();
+                writeln!(out, "{pad}    {} place(s), {} byte(s): {}{field} (e.g. {})", f.places, f.differing, f.structure, f.example)?;
+            }
+        }
         for a in &b.ranges {
             writeln!(out, "{pad}  @{:#x} ({} byte(s) differ) {}{}", a.offset, a.differing, describe(a), tags(&a.hints))?;
         }

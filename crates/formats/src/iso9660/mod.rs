@@ -165,9 +165,19 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
 fn system_area(src: &dyn ReadAt, sys: &[u8], limits: &Limits, img: &mut Image) {
     let Some(mbr) = Mbr::parse(sys) else { return };
     mbr.layout(&mut img.layout, 0);
+    let mut hfs: Vec<(u64, u64)> = Vec::new();
+    for p in crate::apm::parse(src, &mut img.layout) {
+        if p.kind == "Apple_HFS" {
+            hfs.push((p.start, p.len));
+        }
+    }
     match Gpt::read(src, 1, limits) {
         Ok(Some(gpt)) => {
             gpt.layout(&mut img.layout, "primary");
+            for p in gpt.partitions.iter().filter(|p| p.type_guid == crate::hfsplus::GPT_TYPE) {
+                let s = p.first_lba.saturating_mul(512);
+                hfs.push((s, p.last_lba.saturating_add(1).saturating_mul(512).saturating_sub(s)));
+            }
             match Gpt::read(src, gpt.alternate_lba, limits) {
                 Ok(Some(backup)) if backup.header_lba != 1 => {
                     backup.layout(&mut img.layout, "backup")
@@ -181,6 +191,19 @@ fn system_area(src: &dyn ReadAt, sys: &[u8], limits: &Limits, img: &mut Image) {
         }
         Ok(None) => {}
         Err(e) => img.notes.push(e.message),
+    }
+    hfs.sort_unstable();
+    hfs.dedup_by_key(|h| h.0);
+    for (start, len) in hfs {
+        if crate::hfsplus::detect(src, start) {
+            match crate::hfsplus::layout(src, start, len, limits) {
+                Ok((l, notes)) => {
+                    img.layout.structures.extend(l.structures);
+                    img.notes.extend(notes);
+                }
+                Err(e) => img.notes.push(e.message),
+            }
+        }
     }
 }
 

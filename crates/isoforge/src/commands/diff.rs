@@ -80,7 +80,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         None => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            report.render(format, &mut out)?;
+            match report.render(format, &mut out).and_then(|()| out.flush()) {
+                // A reader that stops early (`| head`) is not an error of the comparison.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                r => r?,
+            }
         }
     }
     if let Some(loc) = &args.diffoscope {
