@@ -628,11 +628,11 @@ mod tests {
 
     #[test]
     fn iso_dates_decode_with_offsets() {
-        // 2025-11-24 16:00:00 at UTC+1 (4 quarter hours) is 15:00:00 UTC.
-        let v = Decode::IsoDate7.decode(&[125, 11, 24, 16, 0, 0, 4]);
+        // 2025-11-24 17:00:00 at UTC+1 (4 quarter hours) is 16:00:00 UTC.
+        let v = Decode::IsoDate7.decode(&[125, 11, 24, 17, 0, 0, 4]);
         let Value::Time(t) = v else { panic!("{v:?}") };
         assert_eq!(t.unix, 1_764_000_000);
-        let v = Decode::IsoDate17.decode(b"2025112415000012\0");
+        let v = Decode::IsoDate17.decode(b"2025112416000012\0");
         let Value::Time(t) = v else { panic!("{v:?}") };
         assert_eq!(t.unix, 1_764_000_000);
         assert_eq!(t.to_string(), "2025-11-24 16:00:00.12 UTC");
@@ -654,7 +654,7 @@ mod tests {
         assert_eq!(Decode::Octal.decode(b"0000644\0"), Value::Int(0o644));
         assert_eq!(
             Decode::HexAsciiTime.decode(b"6924CC80").to_string(),
-            "2025-11-24 21:20:00 UTC"
+            "2025-11-24 21:22:08 UTC"
         );
         assert_eq!(Decode::U32Le.decode(&[1, 2]), Value::Invalid(vec![1, 2]));
     }
