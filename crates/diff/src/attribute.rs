@@ -54,7 +54,13 @@ struct Side<'a> {
     trees: Vec<(&'a LayoutTree, Vec<String>)>,
 }
 
-fn flatten<'a>(tree: &'a LayoutTree, map: Option<&[Range<u64>]>, level: u16, chain: Vec<String>, side: &mut Side<'a>) {
+fn flatten<'a>(
+    tree: &'a LayoutTree,
+    map: Option<&[Range<u64>]>,
+    level: u16,
+    chain: Vec<String>,
+    side: &mut Side<'a>,
+) {
     let t = side.trees.len() as u32;
     side.trees.push((tree, chain.clone()));
     let mut push = |start: u64, end: u64, depth: u16, structure: u32, field: u32| {
@@ -62,10 +68,24 @@ fn flatten<'a>(tree: &'a LayoutTree, map: Option<&[Range<u64>]>, level: u16, cha
             return;
         }
         match map {
-            None => side.spans.push(Flat { start, end, depth, tree: t, structure, field }),
+            None => side.spans.push(Flat {
+                start,
+                end,
+                depth,
+                tree: t,
+                structure,
+                field,
+            }),
             Some(ext) => {
                 for r in map_range(ext, start..end) {
-                    side.spans.push(Flat { start: r.start, end: r.end, depth, tree: t, structure, field });
+                    side.spans.push(Flat {
+                        start: r.start,
+                        end: r.end,
+                        depth,
+                        tree: t,
+                        structure,
+                        field,
+                    });
                 }
             }
         }
@@ -74,14 +94,24 @@ fn flatten<'a>(tree: &'a LayoutTree, map: Option<&[Range<u64>]>, level: u16, cha
         push(s.start, s.end(), level * 2, si as u32, u32::MAX);
         for (fi, f) in s.fields.iter().enumerate() {
             let fs = s.start.saturating_add(u64::from(f.offset));
-            push(fs, fs.saturating_add(u64::from(f.len)), level * 2 + 1, si as u32, fi as u32);
+            push(
+                fs,
+                fs.saturating_add(u64::from(f.len)),
+                level * 2 + 1,
+                si as u32,
+                fi as u32,
+            );
         }
     }
     for n in &tree.nested {
         // The member's extents in root coordinates.
         let ext: Vec<Range<u64>> = match map {
             None => n.extents.clone(),
-            Some(m) => n.extents.iter().flat_map(|r| map_range(m, r.clone())).collect(),
+            Some(m) => n
+                .extents
+                .iter()
+                .flat_map(|r| map_range(m, r.clone()))
+                .collect(),
         };
         let mut c = chain.clone();
         c.push(n.label.clone());
@@ -118,7 +148,11 @@ struct Sweeper {
 impl Sweeper {
     fn new(mut spans: Vec<Flat>) -> Self {
         spans.sort_by_key(|s| s.start);
-        Self { spans, next: 0, heap: BinaryHeap::new() }
+        Self {
+            spans,
+            next: 0,
+            heap: BinaryHeap::new(),
+        }
     }
 
     /// Splits `r` into pieces with a constant innermost span (index into `spans`).
@@ -129,7 +163,8 @@ impl Sweeper {
             while self.next < self.spans.len() && self.spans[self.next].start <= pos {
                 let s = &self.spans[self.next];
                 if s.end > pos {
-                    self.heap.push((s.depth, Reverse(s.end - s.start), self.next));
+                    self.heap
+                        .push((s.depth, Reverse(s.end - s.start), self.next));
                 }
                 self.next += 1;
             }
@@ -168,9 +203,21 @@ pub struct Limits {
 
 /// Attributes `runs` (in the coordinates of `a.source`/`b.source`) to the structures of both
 /// sides.
-pub fn attribute(runs: &Runs, a: &LayoutTree, b: &LayoutTree, limits: &Limits, hctx: &HintCtx) -> io::Result<ByteReport> {
-    let mut sa = Side { spans: Vec::new(), trees: Vec::new() };
-    let mut sb = Side { spans: Vec::new(), trees: Vec::new() };
+pub fn attribute(
+    runs: &Runs,
+    a: &LayoutTree,
+    b: &LayoutTree,
+    limits: &Limits,
+    hctx: &HintCtx,
+) -> io::Result<ByteReport> {
+    let mut sa = Side {
+        spans: Vec::new(),
+        trees: Vec::new(),
+    };
+    let mut sb = Side {
+        spans: Vec::new(),
+        trees: Vec::new(),
+    };
     flatten(a, None, 0, Vec::new(), &mut sa);
     flatten(b, None, 0, Vec::new(), &mut sb);
     let (trees_a, trees_b) = (std::mem::take(&mut sa.trees), std::mem::take(&mut sb.trees));
@@ -197,15 +244,27 @@ pub fn attribute(runs: &Runs, a: &LayoutTree, b: &LayoutTree, limits: &Limits, h
         let pb = swb.segments(run.start..run.end);
         for (range, ia, ib) in merge(&pa, &pb) {
             let whole = range.start == run.start && range.end == run.end;
-            let n = if whole { run.differing } else { count_diff(src_a, src_b, range.clone())? };
+            let n = if whole {
+                run.differing
+            } else {
+                count_diff(src_a, src_b, range.clone())?
+            };
             if n == 0 {
                 continue;
             }
             rep.differing += n;
             let has_a = range.start < runs.size_a;
             let has_b = range.start < runs.size_b;
-            let mut ka = if has_a { ia.map(|i| key(&swa.spans[i])) } else { None };
-            let mut kb = if has_b { ib.map(|i| key(&swb.spans[i])) } else { None };
+            let mut ka = if has_a {
+                ia.map(|i| key(&swa.spans[i]))
+            } else {
+                None
+            };
+            let mut kb = if has_b {
+                ib.map(|i| key(&swb.spans[i]))
+            } else {
+                None
+            };
             // Different structures on the two sides (data moved): report structures, not
             // fields, so that a shifted region reads as one line per structure pair.
             let moved = match (ka, kb) {
@@ -217,7 +276,9 @@ pub fn attribute(runs: &Runs, a: &LayoutTree, b: &LayoutTree, limits: &Limits, h
                 ka = ka.map(|x| (x.0, x.1, u32::MAX));
                 kb = kb.map(|y| (y.0, y.1, u32::MAX));
             }
-            let attributed = (!has_a || ka.is_some()) && (!has_b || kb.is_some()) && (ka.is_some() || kb.is_some());
+            let attributed = (!has_a || ka.is_some())
+                && (!has_b || kb.is_some())
+                && (ka.is_some() || kb.is_some());
             if attributed {
                 rep.attributed += n;
             }
@@ -228,15 +289,26 @@ pub fn attribute(runs: &Runs, a: &LayoutTree, b: &LayoutTree, limits: &Limits, h
                 }
                 _ => {
                     if let Some(g) = group.take() {
-                        g.emit(&mut rep, &trees_a, &trees_b, src_a, src_b, limits, hctx, &mut kinds);
+                        g.emit(
+                            &mut rep, &trees_a, &trees_b, src_a, src_b, limits, hctx, &mut kinds,
+                        );
                     }
-                    group = Some(Group { start: range.start, end: range.end, differing: n, ka, kb, attributed });
+                    group = Some(Group {
+                        start: range.start,
+                        end: range.end,
+                        differing: n,
+                        ka,
+                        kb,
+                        attributed,
+                    });
                 }
             }
         }
     }
     if let Some(g) = group.take() {
-        g.emit(&mut rep, &trees_a, &trees_b, src_a, src_b, limits, hctx, &mut kinds);
+        g.emit(
+            &mut rep, &trees_a, &trees_b, src_a, src_b, limits, hctx, &mut kinds,
+        );
     }
     rep.by_field = kinds.finish();
     Ok(rep)
@@ -255,7 +327,11 @@ impl Names {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             if let Some((t, chain)) = trees.get(k.0 as usize) {
                 chain.hash(&mut h);
-                t.layout.structures.get(k.1 as usize).map(|s| &s.name).hash(&mut h);
+                t.layout
+                    .structures
+                    .get(k.1 as usize)
+                    .map(|s| &s.name)
+                    .hash(&mut h);
             }
             h.finish()
         })
@@ -267,7 +343,10 @@ fn key(f: &Flat) -> Key {
 }
 
 /// Intersects two segmentations of the same range.
-fn merge(a: &[(Range<u64>, Option<usize>)], b: &[(Range<u64>, Option<usize>)]) -> Vec<(Range<u64>, Option<usize>, Option<usize>)> {
+fn merge(
+    a: &[(Range<u64>, Option<usize>)],
+    b: &[(Range<u64>, Option<usize>)],
+) -> Vec<(Range<u64>, Option<usize>, Option<usize>)> {
     let mut out = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
@@ -332,12 +411,22 @@ impl Group {
         if let (Some(a), Some(b)) = (&pa, &pb) {
             if let (Some(fa), Some(fb), Some(va), Some(vb)) = (&a.field, &b.field, &va, &vb) {
                 if fa == fb && a.structure == b.structure {
-                    let role = self.ka.and_then(|k| field_role(ta, k)).unwrap_or(Role::Data);
+                    let role = self
+                        .ka
+                        .and_then(|k| field_role(ta, k))
+                        .unwrap_or(Role::Data);
                     hints = hints::for_field(&a.label(), fa, role, va, vb, hctx);
                 }
             }
         }
-        rep.ranges.push(Attribution { offset: self.start, len: self.end - self.start, differing: self.differing, a: pa, b: pb, hints });
+        rep.ranges.push(Attribution {
+            offset: self.start,
+            len: self.end - self.start,
+            differing: self.differing,
+            a: pa,
+            b: pb,
+            hints,
+        });
     }
 }
 
@@ -350,15 +439,26 @@ struct Kinds {
 
 /// "directory record of /x" -> "directory record"; "data block 3 of /x" -> "data block".
 fn structure_kind(name: &str) -> String {
-    let cut = [" of ", " (", " at 0x", " #"].iter().filter_map(|p| name.find(p)).min().unwrap_or(name.len());
+    let cut = [" of ", " (", " at 0x", " #"]
+        .iter()
+        .filter_map(|p| name.find(p))
+        .min()
+        .unwrap_or(name.len());
     let k = name[..cut].trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ');
-    if k.is_empty() { name.to_string() } else { k.to_string() }
+    if k.is_empty() {
+        name.to_string()
+    } else {
+        k.to_string()
+    }
 }
 
 impl Kinds {
     /// Records one attribution; returns how many of its kind have been seen (including it).
     fn add(&mut self, a: Option<&Place>, b: Option<&Place>, differing: u64) -> usize {
-        let kind = |p: Option<&Place>| p.and_then(|p| p.structure.last()).map(|s| structure_kind(s));
+        let kind = |p: Option<&Place>| {
+            p.and_then(|p| p.structure.last())
+                .map(|s| structure_kind(s))
+        };
         let structure = match (kind(a), kind(b)) {
             (Some(x), Some(y)) if x == y => x,
             (Some(x), Some(y)) => format!("{x} / {y}"),
@@ -369,7 +469,13 @@ impl Kinds {
         let key = (structure.clone(), field.clone());
         let i = *self.map.entry(key).or_insert_with(|| {
             let example = a.or(b).map(Place::label).unwrap_or_default();
-            self.list.push(crate::report::FieldCount { structure, field, places: 0, differing: 0, example });
+            self.list.push(crate::report::FieldCount {
+                structure,
+                field,
+                places: 0,
+                differing: 0,
+                example,
+            });
             self.list.len() - 1
         });
         let e = &mut self.list[i];
@@ -379,20 +485,32 @@ impl Kinds {
     }
 
     fn finish(mut self) -> Vec<crate::report::FieldCount> {
-        self.list.sort_by(|x, y| y.places.cmp(&x.places).then(y.differing.cmp(&x.differing)));
+        self.list
+            .sort_by(|x, y| y.places.cmp(&x.places).then(y.differing.cmp(&x.differing)));
         self.list
     }
 }
 
 fn field_role(trees: &[(&LayoutTree, Vec<String>)], k: Key) -> Option<Role> {
-    let s = trees.get(k.0 as usize)?.0.layout.structures.get(k.1 as usize)?;
+    let s = trees
+        .get(k.0 as usize)?
+        .0
+        .layout
+        .structures
+        .get(k.1 as usize)?;
     Some(s.fields.get(k.2 as usize).map_or(s.role, |f| f.role))
 }
 
 fn place(trees: &[(&LayoutTree, Vec<String>)], k: Option<Key>) -> (Option<Place>, Option<Value>) {
-    let Some((t, s, f)) = k else { return (None, None) };
-    let Some((tree, chain)) = trees.get(t as usize) else { return (None, None) };
-    let Some(st) = tree.layout.structures.get(s as usize) else { return (None, None) };
+    let Some((t, s, f)) = k else {
+        return (None, None);
+    };
+    let Some((tree, chain)) = trees.get(t as usize) else {
+        return (None, None);
+    };
+    let Some(st) = tree.layout.structures.get(s as usize) else {
+        return (None, None);
+    };
     let mut structure = chain.clone();
     structure.push(st.name.clone());
     let field = st.fields.get(f as usize);
@@ -423,7 +541,10 @@ pub fn hex_window(src: &dyn ReadAt, offset: u64) -> String {
     if read_exact_at(src, offset, &mut b).is_err() {
         return String::new();
     }
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -435,18 +556,27 @@ mod tests {
 
     fn tree(bytes: Vec<u8>) -> LayoutTree {
         let mut l = Layout::new();
-        l.structure("header", 0, 8).field("magic", 0, 4, Decode::Ascii, Role::Data).field("serial", 4, 4, Decode::Hex32Le, Role::Identifier);
+        l.structure("header", 0, 8)
+            .field("magic", 0, 4, Decode::Ascii, Role::Data)
+            .field("serial", 4, 4, Decode::Hex32Le, Role::Identifier);
         l.content("content of /f", 8, 8, Some(0));
         let mut inner = Layout::new();
-        inner.structure("inner header", 0, 2).field("version", 0, 2, Decode::U16Le, Role::Data);
+        inner
+            .structure("inner header", 0, 2)
+            .field("version", 0, 2, Decode::U16Le, Role::Data);
         let src: Source = Arc::new(MemSource(bytes));
+        let content = 8..16;
         LayoutTree {
             layout: l,
             source: src.clone(),
             nested: vec![Nested {
-                extents: vec![8..16],
+                extents: vec![content.clone()],
                 label: "content of /f".into(),
-                tree: LayoutTree { layout: inner, source: Arc::new(isoforge_formats::io::Window::new(src, &[8..16])), nested: vec![] },
+                tree: LayoutTree {
+                    layout: inner,
+                    source: Arc::new(isoforge_formats::io::Window::new(src, &[content])),
+                    nested: vec![],
+                },
             }],
         }
     }
@@ -457,16 +587,29 @@ mod tests {
         let b = b"MAGC\x02\x00\x00\x00\x08\x00zzzzRR".to_vec();
         let (ta, tb) = (tree(a), tree(b));
         let runs = crate::runs::compare(&*ta.source, &*tb.source).unwrap();
-        let lim = Limits { max_ranges: 100, per_kind: 100, max_unattributed: 100 };
+        let lim = Limits {
+            max_ranges: 100,
+            per_kind: 100,
+            max_unattributed: 100,
+        };
         let r = attribute(&runs, &ta, &tb, &lim, &HintCtx::default()).unwrap();
         assert_eq!(r.differing, 4);
         assert_eq!(r.attributed, 4, "{r:#?}");
         let serial = &r.ranges[0];
         assert_eq!(serial.a.as_ref().unwrap().field.as_deref(), Some("serial"));
-        assert_eq!(serial.a.as_ref().unwrap().value.as_deref(), Some("0x00000001"));
-        assert_eq!(serial.b.as_ref().unwrap().value.as_deref(), Some("0x00000002"));
+        assert_eq!(
+            serial.a.as_ref().unwrap().value.as_deref(),
+            Some("0x00000001")
+        );
+        assert_eq!(
+            serial.b.as_ref().unwrap().value.as_deref(),
+            Some("0x00000002")
+        );
         let nested = &r.ranges[1];
-        assert_eq!(nested.a.as_ref().unwrap().structure, vec!["content of /f", "inner header"]);
+        assert_eq!(
+            nested.a.as_ref().unwrap().structure,
+            vec!["content of /f", "inner header"]
+        );
         assert_eq!(nested.b.as_ref().unwrap().value.as_deref(), Some("8"));
         let tail = &r.ranges[2];
         assert_eq!(tail.a.as_ref().unwrap().structure, vec!["content of /f"]);
@@ -481,7 +624,11 @@ mod tests {
         b[20] = 2;
         let (ta, tb) = (tree(a), tree(b));
         let runs = crate::runs::compare(&*ta.source, &*tb.source).unwrap();
-        let lim = Limits { max_ranges: 100, per_kind: 100, max_unattributed: 100 };
+        let lim = Limits {
+            max_ranges: 100,
+            per_kind: 100,
+            max_unattributed: 100,
+        };
         let r = attribute(&runs, &ta, &tb, &lim, &HintCtx::default()).unwrap();
         assert_eq!((r.differing, r.attributed), (1, 0));
         assert_eq!(r.unattributed[0].offset, 20);

@@ -8,15 +8,22 @@ use std::sync::Arc;
 use isoforge_formats::io::{FileSource, Source};
 use isoforge_formats::layout::component;
 use isoforge_formats::{
-    Content, Entry, EntryKind, Error as FormatError, Format, Layout, Limits, Meta, Role, Timestamp, Value, ar, compress, cpio, fat, iso9660,
-    squashfs, tar,
+    Content, Entry, EntryKind, Error as FormatError, Format, Layout, Limits, Meta, Role, Timestamp,
+    Value, ar, compress, cpio, fat, iso9660, squashfs, tar,
 };
 
 /// A stream derived from a container: a decompressed metadata table with a known layout, or a
 /// decompressed payload whose format is detected again.
 pub enum Derived {
-    Table { name: String, data: Source, layout: Layout },
-    Stream { name: String, data: Source },
+    Table {
+        name: String,
+        data: Source,
+        layout: Layout,
+    },
+    Stream {
+        name: String,
+        data: Source,
+    },
 }
 
 impl Derived {
@@ -49,8 +56,22 @@ pub struct Parsed {
 }
 
 impl Parsed {
-    fn new(kind: impl Into<String>, entries: Vec<Entry>, layout: Layout, notes: Vec<String>, ordered: bool) -> Self {
-        Self { kind: kind.into(), entries, layout, derived: Vec::new(), notes, ordered, opener: Opener::Window }
+    fn new(
+        kind: impl Into<String>,
+        entries: Vec<Entry>,
+        layout: Layout,
+        notes: Vec<String>,
+        ordered: bool,
+    ) -> Self {
+        Self {
+            kind: kind.into(),
+            entries,
+            layout,
+            derived: Vec::new(),
+            notes,
+            ordered,
+            opener: Opener::Window,
+        }
     }
 }
 
@@ -67,14 +88,22 @@ pub fn parse(format: Format, src: &Source, limits: &Limits) -> Result<Parsed, Fo
         }
         Format::Squashfs => {
             let mut i = squashfs::parse(&**src, limits)?;
-            let kind = format!("squashfs image ({}, {} KiB blocks)", i.compression.name(), i.block_size / 1024);
+            let kind = format!(
+                "squashfs image ({}, {} KiB blocks)",
+                i.compression.name(),
+                i.block_size / 1024
+            );
             let opener = Opener::Squashfs(i.data_reader(src.clone()));
             let tables = std::mem::take(&mut i.tables);
             let mut p = Parsed::new(kind, i.entries, i.layout, i.notes, false);
             p.opener = opener;
             p.derived = tables
                 .into_iter()
-                .map(|t| Derived::Table { name: t.name, data: Arc::new(t.data) as Source, layout: t.layout })
+                .map(|t| Derived::Table {
+                    name: t.name,
+                    data: Arc::new(t.data) as Source,
+                    layout: t.layout,
+                })
                 .collect();
             p
         }
@@ -89,9 +118,16 @@ pub fn parse(format: Format, src: &Source, limits: &Limits) -> Result<Parsed, Fo
         }
         Format::Cpio => {
             let c = cpio::parse(&**src, limits)?;
-            let segments = c.entries.iter().filter(|e| e.path.starts_with("/[compressed segment")).count();
+            let segments = c
+                .entries
+                .iter()
+                .filter(|e| e.path.starts_with("/[compressed segment"))
+                .count();
             let kind = if c.archives > 1 || segments > 0 {
-                format!("initramfs ({} cpio archive(s), {segments} compressed segment(s))", c.archives)
+                format!(
+                    "initramfs ({} cpio archive(s), {segments} compressed segment(s))",
+                    c.archives
+                )
             } else {
                 "cpio archive".into()
             };
@@ -103,14 +139,36 @@ pub fn parse(format: Format, src: &Source, limits: &Limits) -> Result<Parsed, Fo
         }
         Format::Ar => {
             let a = ar::parse(&**src, limits)?;
-            let deb = a.entries.first().is_some_and(|e| e.path == "/debian-binary");
-            Parsed::new(if deb { "Debian package (ar archive)" } else { "ar archive" }, a.entries, a.layout, a.notes, true)
+            let deb = a
+                .entries
+                .first()
+                .is_some_and(|e| e.path == "/debian-binary");
+            Parsed::new(
+                if deb {
+                    "Debian package (ar archive)"
+                } else {
+                    "ar archive"
+                },
+                a.entries,
+                a.layout,
+                a.notes,
+                true,
+            )
         }
         Format::Compressed(codec) => {
             let layout = compress::layout(&**src, codec)?;
             let (data, note) = compress::decompress(src, codec, limits.max_decompressed)?;
-            let mut p = Parsed::new(codec.name(), Vec::new(), layout, note.into_iter().collect(), false);
-            p.derived.push(Derived::Stream { name: "[decompressed]".into(), data });
+            let mut p = Parsed::new(
+                codec.name(),
+                Vec::new(),
+                layout,
+                note.into_iter().collect(),
+                false,
+            );
+            p.derived.push(Derived::Stream {
+                name: "[decompressed]".into(),
+                data,
+            });
             p
         }
         Format::Unknown => return Err(FormatError::unsupported("not a container")),
@@ -130,7 +188,10 @@ pub fn directory(root: &Path, limits: &Limits) -> std::io::Result<Parsed> {
         let mut subdirs = Vec::new();
         for e in names {
             if entries.len() >= limits.max_entries {
-                notes.push(format!("stopped after {} entries (limit)", limits.max_entries));
+                notes.push(format!(
+                    "stopped after {} entries (limit)",
+                    limits.max_entries
+                ));
                 break;
             }
             let name = component(e.file_name().as_encoded_bytes());
@@ -143,13 +204,21 @@ pub fn directory(root: &Path, limits: &Limits) -> std::io::Result<Parsed> {
                 Meta::new("gid", Value::Int(u64::from(md.gid())), Role::Owner),
                 Meta::new(
                     "mtime",
-                    Value::Time(Timestamp { unix: md.mtime(), nanos: Some(md.mtime_nsec() as u32), utc_offset_min: None }),
+                    Value::Time(Timestamp {
+                        unix: md.mtime(),
+                        nanos: Some(md.mtime_nsec() as u32),
+                        utc_offset_min: None,
+                    }),
                     Role::Time,
                 ),
             ];
             if kind == EntryKind::Symlink {
                 let t = std::fs::read_link(e.path())?;
-                meta.push(Meta::new("symlink target", Value::Text(component(t.as_os_str().as_encoded_bytes()).replace("\\x2f", "/")), Role::Name));
+                meta.push(Meta::new(
+                    "symlink target",
+                    Value::Text(component(t.as_os_str().as_encoded_bytes()).replace("\\x2f", "/")),
+                    Role::Name,
+                ));
             }
             if kind == EntryKind::Dir {
                 if depth < limits.max_depth {
@@ -159,7 +228,13 @@ pub fn directory(root: &Path, limits: &Limits) -> std::io::Result<Parsed> {
                 }
             }
             let size = if kind == EntryKind::File { md.len() } else { 0 };
-            entries.push(Entry { path, kind, size, meta, content: Content::None });
+            entries.push(Entry {
+                path,
+                kind,
+                size,
+                meta,
+                content: Content::None,
+            });
             paths.push(e.path());
         }
         stack.extend(subdirs.into_iter().rev());
@@ -170,14 +245,27 @@ pub fn directory(root: &Path, limits: &Limits) -> std::io::Result<Parsed> {
 }
 
 /// Opens the content of member `index`, if it has any.
-pub fn open(opener: &Opener, container: &Source, entries: &[Entry], index: usize) -> Result<Option<Source>, FormatError> {
+pub fn open(
+    opener: &Opener,
+    container: &Source,
+    entries: &[Entry],
+    index: usize,
+) -> Result<Option<Source>, FormatError> {
     let e = &entries[index];
     Ok(match (&e.content, opener) {
-        (Content::Extents(x), _) => Some(Arc::new(isoforge_formats::io::Window::new(container.clone(), x))),
+        (Content::Extents(x), _) => Some(Arc::new(isoforge_formats::io::Window::new(
+            container.clone(),
+            x,
+        ))),
         (Content::Squashfs(d), Opener::Squashfs(r)) => Some(r.open(d)?),
         (Content::None, Opener::Dir(paths)) if e.kind == EntryKind::File => {
             let p = &paths[index];
-            Some(Arc::new(FileSource::open(p).map_err(|err| FormatError::new(isoforge_formats::ErrorKind::Io, format!("{}: {err}", p.display())))?))
+            Some(Arc::new(FileSource::open(p).map_err(|err| {
+                FormatError::new(
+                    isoforge_formats::ErrorKind::Io,
+                    format!("{}: {err}", p.display()),
+                )
+            })?))
         }
         _ => None,
     })

@@ -2,8 +2,8 @@
 //! stream is parsed; members are matched by path and only differing members are opened.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use isoforge_formats::io::{MemSource, Source, read_vec_at};
 use isoforge_formats::squashfs::{DataReader, FileData};
@@ -33,7 +33,10 @@ pub struct Outcome {
 
 impl Outcome {
     fn same() -> Self {
-        Self { node: None, trees: None }
+        Self {
+            node: None,
+            trees: None,
+        }
     }
 }
 
@@ -46,8 +49,17 @@ pub enum Coords {
     InParent,
 }
 
+/// A compared member: its node (if it differs) and its layouts for the parent's attribution.
+type Member = (Option<Node>, Option<(Nested, Nested)>);
+
+type Extents = Vec<std::ops::Range<u64>>;
+
 fn join(parent: &str, name: &str) -> String {
-    if parent.is_empty() { name.to_string() } else { format!("{parent}{}{name}", crate::report::LOCATION_SEP) }
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}{}{name}", crate::report::LOCATION_SEP)
+    }
 }
 
 impl Engine<'_> {
@@ -77,7 +89,10 @@ impl Engine<'_> {
                 Err(e) => {
                     let mut n = Node::new(name, location, "unreadable data", Change::Modified);
                     n.notes.push(format!("could not read: {e}"));
-                    return Outcome { node: Some(n), trees: None };
+                    return Outcome {
+                        node: Some(n),
+                        trees: None,
+                    };
                 }
             },
         };
@@ -89,31 +104,58 @@ impl Engine<'_> {
         let mut trees = None;
         if let Some((la, lb)) = fixed {
             node.kind = "metadata table".into();
-            trees = Some((LayoutTree { layout: la, source: a.clone(), nested: vec![] }, LayoutTree { layout: lb, source: b.clone(), nested: vec![] }));
+            trees = Some((
+                LayoutTree {
+                    layout: la,
+                    source: a.clone(),
+                    nested: vec![],
+                },
+                LayoutTree {
+                    layout: lb,
+                    source: b.clone(),
+                    nested: vec![],
+                },
+            ));
         } else {
             let (fa, fb) = (detect(&*a), detect(&*b));
             if fa == fb && containers::is_container(fa) && depth < self.opts.max_depth {
                 trees = self.container(&mut node, fa, &a, &b, &runs, depth);
             } else {
                 if fa != fb {
-                    node.notes.push(format!("A is {} but B is {}", fa.name(), fb.name()));
+                    node.notes
+                        .push(format!("A is {} but B is {}", fa.name(), fb.name()));
                 } else if containers::is_container(fa) {
-                    node.notes.push(format!("not descending into this {}: --max-depth {} reached", fa.name(), self.opts.max_depth));
+                    node.notes.push(format!(
+                        "not descending into this {}: --max-depth {} reached",
+                        fa.name(),
+                        self.opts.max_depth
+                    ));
                 }
                 self.leaf(&mut node, &a, &b, &runs, fa);
             }
         }
         if coords == Coords::Own && (trees.is_some() || depth == 0) {
-            let empty = |s: &Source| LayoutTree { layout: Layout::new(), source: s.clone(), nested: vec![] };
+            let empty = |s: &Source| LayoutTree {
+                layout: Layout::new(),
+                source: s.clone(),
+                nested: vec![],
+            };
             let (ta, tb) = trees.get_or_insert_with(|| (empty(&a), empty(&b)));
-            let lim = attribute::Limits { max_ranges: self.opts.max_attributions, per_kind: self.opts.max_per_field, max_unattributed: self.opts.max_unattributed };
+            let lim = attribute::Limits {
+                max_ranges: self.opts.max_attributions,
+                per_kind: self.opts.max_per_field,
+                max_unattributed: self.opts.max_unattributed,
+            };
             match attribute::attribute(&runs, ta, tb, &lim, &self.hctx) {
                 Ok(r) => node.bytes = Some(r),
                 Err(e) => node.notes.push(format!("byte attribution stopped: {e}")),
             }
         }
         self.done.fetch_add(1, Ordering::Relaxed);
-        Outcome { node: Some(node), trees }
+        Outcome {
+            node: Some(node),
+            trees,
+        }
     }
 
     fn leaf(&self, node: &mut Node, a: &Source, b: &Source, runs: &Runs, f: Format) {
@@ -129,19 +171,40 @@ impl Engine<'_> {
             }
             Err(e) => node.notes.push(format!("could not read content: {e}")),
         }
-        node.notes.insert(0, format!("{} of {} bytes differ (sizes {} and {})", runs.total(), runs.size_a.max(runs.size_b), runs.size_a, runs.size_b));
+        node.notes.insert(
+            0,
+            format!(
+                "{} of {} bytes differ (sizes {} and {})",
+                runs.total(),
+                runs.size_a.max(runs.size_b),
+                runs.size_a,
+                runs.size_b
+            ),
+        );
     }
 
     /// Parses both sides and compares members and derived streams; returns the layouts.
-    fn container(&self, node: &mut Node, f: Format, a: &Source, b: &Source, runs: &Runs, depth: usize) -> Option<(LayoutTree, LayoutTree)> {
+    fn container(
+        &self,
+        node: &mut Node,
+        f: Format,
+        a: &Source,
+        b: &Source,
+        runs: &Runs,
+        depth: usize,
+    ) -> Option<(LayoutTree, LayoutTree)> {
         let limits = &self.opts.limits;
-        let (pa, pb) = rayon::join(|| containers::parse(f, a, limits), || containers::parse(f, b, limits));
+        let (pa, pb) = rayon::join(
+            || containers::parse(f, a, limits),
+            || containers::parse(f, b, limits),
+        );
         let (pa, pb) = match (pa, pb) {
             (Ok(pa), Ok(pb)) => (pa, pb),
             (ra, rb) => {
                 for (side, r) in [("A", &ra), ("B", &rb)] {
                     if let Err(e) = r {
-                        node.notes.push(format!("{side}: cannot parse as {}: {e}", f.name()));
+                        node.notes
+                            .push(format!("{side}: cannot parse as {}: {e}", f.name()));
                     }
                 }
                 self.leaf(node, a, b, runs, Format::Unknown);
@@ -149,7 +212,11 @@ impl Engine<'_> {
                 return None;
             }
         };
-        node.kind = if pa.kind == pb.kind { pa.kind.clone() } else { format!("{} / {}", pa.kind, pb.kind) };
+        node.kind = if pa.kind == pb.kind {
+            pa.kind.clone()
+        } else {
+            format!("{} / {}", pa.kind, pb.kind)
+        };
         for (side, p) in [("A", &pa), ("B", &pb)] {
             for n in &p.notes {
                 node.notes.push(format!("{side}: {n}"));
@@ -157,32 +224,83 @@ impl Engine<'_> {
         }
         let (na, nb) = self.members(node, &pa, &pb, a, b, runs, depth);
         self.derived(node, pa.derived, pb.derived, depth);
-        Some((LayoutTree { layout: pa.layout, source: a.clone(), nested: na }, LayoutTree { layout: pb.layout, source: b.clone(), nested: nb }))
+        Some((
+            LayoutTree {
+                layout: pa.layout,
+                source: a.clone(),
+                nested: na,
+            },
+            LayoutTree {
+                layout: pb.layout,
+                source: b.clone(),
+                nested: nb,
+            },
+        ))
     }
 
     /// Matches members by path and compares each pair; returns nested layouts for windows.
     #[allow(clippy::too_many_arguments)]
-    fn members(&self, node: &mut Node, pa: &Parsed, pb: &Parsed, a: &Source, b: &Source, runs: &Runs, depth: usize) -> (Vec<Nested>, Vec<Nested>) {
-        let index_b: HashMap<&str, usize> = pb.entries.iter().enumerate().map(|(i, e)| (e.path.as_str(), i)).collect();
-        let index_a: HashMap<&str, usize> = pa.entries.iter().enumerate().map(|(i, e)| (e.path.as_str(), i)).collect();
-        let mut pairs: Vec<(Option<usize>, Option<usize>)> = pa.entries.iter().enumerate().map(|(i, e)| (Some(i), index_b.get(e.path.as_str()).copied())).collect();
-        pairs.extend(pb.entries.iter().enumerate().filter(|(_, e)| !index_a.contains_key(e.path.as_str())).map(|(j, _)| (None, Some(j))));
+    fn members(
+        &self,
+        node: &mut Node,
+        pa: &Parsed,
+        pb: &Parsed,
+        a: &Source,
+        b: &Source,
+        runs: &Runs,
+        depth: usize,
+    ) -> (Vec<Nested>, Vec<Nested>) {
+        let index_b: HashMap<&str, usize> = pb
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.path.as_str(), i))
+            .collect();
+        let index_a: HashMap<&str, usize> = pa
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.path.as_str(), i))
+            .collect();
+        let mut pairs: Vec<(Option<usize>, Option<usize>)> = pa
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (Some(i), index_b.get(e.path.as_str()).copied()))
+            .collect();
+        pairs.extend(
+            pb.entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| !index_a.contains_key(e.path.as_str()))
+                .map(|(j, _)| (None, Some(j))),
+        );
 
         if pa.ordered && pb.ordered {
             let order: Vec<usize> = pairs.iter().filter_map(|p| p.0.and(p.1)).collect();
             if let Some(k) = order.windows(2).position(|w| w[0] > w[1]) {
                 let first = &pb.entries[order[k + 1]].path;
-                node.notes.push(format!("members are in a different order (first out of order in B: {first})"));
+                node.notes.push(format!(
+                    "members are in a different order (first out of order in B: {first})"
+                ));
                 node.hints.push(hints::for_order());
             }
         }
 
-        let results: Vec<(Option<Node>, Option<(Nested, Nested)>)> = pairs
+        let results: Vec<Member> = pairs
             .par_iter()
             .map(|&(ia, ib)| match (ia, ib) {
-                (Some(i), Some(j)) => self.member(node.location.as_str(), pa, pb, i, j, a, b, runs, depth),
-                (Some(i), None) => (Some(presence(&node.location, &pa.entries[i], Change::Removed)), None),
-                (None, Some(j)) => (Some(presence(&node.location, &pb.entries[j], Change::Added)), None),
+                (Some(i), Some(j)) => {
+                    self.member(node.location.as_str(), pa, pb, i, j, a, b, runs, depth)
+                }
+                (Some(i), None) => (
+                    Some(presence(&node.location, &pa.entries[i], Change::Removed)),
+                    None,
+                ),
+                (None, Some(j)) => (
+                    Some(presence(&node.location, &pb.entries[j], Change::Added)),
+                    None,
+                ),
                 (None, None) => (None, None),
             })
             .collect();
@@ -200,32 +318,66 @@ impl Engine<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn member(&self, parent: &str, pa: &Parsed, pb: &Parsed, i: usize, j: usize, a: &Source, b: &Source, runs: &Runs, depth: usize) -> (Option<Node>, Option<(Nested, Nested)>) {
+    fn member(
+        &self,
+        parent: &str,
+        pa: &Parsed,
+        pb: &Parsed,
+        i: usize,
+        j: usize,
+        a: &Source,
+        b: &Source,
+        runs: &Runs,
+        depth: usize,
+    ) -> Member {
         let (ea, eb) = (&pa.entries[i], &pb.entries[j]);
         let location = join(parent, &ea.path);
         let mut fields = meta_diff(&pa.kind, ea, eb, &self.hctx);
         let mut notes = Vec::new();
         let mut outcome = Outcome::same();
-        let mut aligned: Option<(Vec<std::ops::Range<u64>>, Vec<std::ops::Range<u64>>)> = None;
+        // Extents of a windowed member on both sides, for nesting its layouts.
+        let mut windowed: Option<(Extents, Extents)> = None;
         match (&ea.content, &eb.content) {
-            (Content::Extents(xa), Content::Extents(xb)) if xa == xb && !xa.iter().any(|r| runs.intersects(r)) => {}
+            (Content::Extents(xa), Content::Extents(xb))
+                if xa == xb && !xa.iter().any(|r| runs.intersects(r)) => {}
             (Content::Extents(xa), Content::Extents(xb)) => {
                 let (wa, wb) = (window(a, xa), window(b, xb));
                 let (known, coords) = if xa == xb {
-                    (runs.window(xa, &**a, &**b, wa.size(), wb.size()).ok(), Coords::InParent)
+                    (
+                        runs.window(xa, &**a, &**b, wa.size(), wb.size()).ok(),
+                        Coords::InParent,
+                    )
                 } else {
                     (None, Coords::Own)
                 };
                 outcome = self.stream(&ea.path, &location, wa, wb, known, coords, depth + 1, None);
-                aligned = Some((xa.clone(), xb.clone()));
+                windowed = Some((xa.clone(), xb.clone()));
             }
             (Content::Squashfs(da), Content::Squashfs(db)) => {
-                let (Opener::Squashfs(ra), Opener::Squashfs(rb)) = (&pa.opener, &pb.opener) else { unreachable!("squashfs content comes with a squashfs opener") };
+                let (Opener::Squashfs(ra), Opener::Squashfs(rb)) = (&pa.opener, &pb.opener) else {
+                    unreachable!("squashfs content comes with a squashfs opener")
+                };
                 match squash_equal(ra, rb, da, db, runs) {
                     Ok(true) => {}
                     Ok(false) | Err(_) => match (ra.open(da), rb.open(db)) {
-                        (Ok(sa), Ok(sb)) => outcome = self.stream(&ea.path, &location, sa, sb, None, Coords::Own, depth + 1, None),
-                        (ra, rb) => notes.extend([ra.err(), rb.err()].into_iter().flatten().map(|e| e.message)),
+                        (Ok(sa), Ok(sb)) => {
+                            outcome = self.stream(
+                                &ea.path,
+                                &location,
+                                sa,
+                                sb,
+                                None,
+                                Coords::Own,
+                                depth + 1,
+                                None,
+                            )
+                        }
+                        (ra, rb) => notes.extend(
+                            [ra.err(), rb.err()]
+                                .into_iter()
+                                .flatten()
+                                .map(|e| e.message),
+                        ),
                     },
                 }
             }
@@ -236,26 +388,54 @@ impl Engine<'_> {
                     (Ok(None), Ok(None)) => {}
                     (Ok(sa), Ok(sb)) => {
                         let empty = || Arc::new(MemSource(Vec::new())) as Source;
-                        outcome = self.stream(&ea.path, &location, sa.unwrap_or_else(empty), sb.unwrap_or_else(empty), None, Coords::Own, depth + 1, None);
+                        outcome = self.stream(
+                            &ea.path,
+                            &location,
+                            sa.unwrap_or_else(empty),
+                            sb.unwrap_or_else(empty),
+                            None,
+                            Coords::Own,
+                            depth + 1,
+                            None,
+                        );
                     }
-                    (ra, rb) => notes.extend([ra.err(), rb.err()].into_iter().flatten().map(|e| e.message)),
+                    (ra, rb) => notes.extend(
+                        [ra.err(), rb.err()]
+                            .into_iter()
+                            .flatten()
+                            .map(|e| e.message),
+                    ),
                 }
             }
         }
         if fields.is_empty() && outcome.node.is_none() && notes.is_empty() {
             return (None, None);
         }
-        let mut n = outcome.node.take().unwrap_or_else(|| Node::new(&ea.path, &location, ea.kind.as_str(), Change::Modified));
+        let mut n = outcome
+            .node
+            .take()
+            .unwrap_or_else(|| Node::new(&ea.path, &location, ea.kind.as_str(), Change::Modified));
         n.name = ea.path.clone();
         n.fields.append(&mut fields);
         n.notes.extend(notes);
         let mut h = hints::for_path(&ea.path);
         h.append(&mut n.hints);
         n.hints = h;
-        let nested = match (aligned, outcome.trees) {
+        let nested = match (windowed, outcome.trees) {
             (Some((xa, xb)), Some((ta, tb))) => {
                 let label = format!("content of {}", ea.path);
-                Some((Nested { extents: xa, label: label.clone(), tree: ta }, Nested { extents: xb, label, tree: tb }))
+                Some((
+                    Nested {
+                        extents: xa,
+                        label: label.clone(),
+                        tree: ta,
+                    },
+                    Nested {
+                        extents: xb,
+                        label,
+                        tree: tb,
+                    },
+                ))
             }
             _ => None,
         };
@@ -266,7 +446,9 @@ impl Engine<'_> {
         let mut db: Vec<Option<Derived>> = db.into_iter().map(Some).collect();
         let mut pairs = Vec::new();
         for x in da {
-            let k = db.iter().position(|y| y.as_ref().is_some_and(|y| y.name() == x.name()));
+            let k = db
+                .iter()
+                .position(|y| y.as_ref().is_some_and(|y| y.name() == x.name()));
             match k.and_then(|k| db[k].take()) {
                 Some(y) => pairs.push((x, y)),
                 None => node.notes.push(format!("{} exists in A only", x.name())),
@@ -281,10 +463,30 @@ impl Engine<'_> {
                 let name = x.name().to_string();
                 let loc = join(&node.location, &name);
                 match (x, y) {
-                    (Derived::Table { data: a, layout: la, .. }, Derived::Table { data: b, layout: lb, .. }) => {
-                        self.stream(&name, &loc, a, b, None, Coords::Own, depth + 1, Some((la, lb)))
+                    (
+                        Derived::Table {
+                            data: a,
+                            layout: la,
+                            ..
+                        },
+                        Derived::Table {
+                            data: b,
+                            layout: lb,
+                            ..
+                        },
+                    ) => self.stream(
+                        &name,
+                        &loc,
+                        a,
+                        b,
+                        None,
+                        Coords::Own,
+                        depth + 1,
+                        Some((la, lb)),
+                    ),
+                    (Derived::Stream { data: a, .. }, Derived::Stream { data: b, .. }) => {
+                        self.stream(&name, &loc, a, b, None, Coords::Own, depth + 1, None)
                     }
-                    (Derived::Stream { data: a, .. }, Derived::Stream { data: b, .. }) => self.stream(&name, &loc, a, b, None, Coords::Own, depth + 1, None),
                     _ => Outcome::same(),
                 }
             })
@@ -299,11 +501,18 @@ fn window(src: &Source, x: &[std::ops::Range<u64>]) -> Source {
 
 /// Whether two squashfs files have the same content, comparing stored (compressed) bytes
 /// first and decompressing only fragment tails that are stored differently.
-fn squash_equal(ra: &DataReader, rb: &DataReader, da: &FileData, db: &FileData, runs: &Runs) -> std::io::Result<bool> {
+fn squash_equal(
+    ra: &DataReader,
+    rb: &DataReader,
+    da: &FileData,
+    db: &FileData,
+    runs: &Runs,
+) -> std::io::Result<bool> {
     if da.file_size != db.file_size || da.block_sizes != db.block_sizes {
         return Ok(false);
     }
-    let same_image_place = |r: &std::ops::Range<u64>, s: &std::ops::Range<u64>| r == s && !runs.intersects(r);
+    let same_image_place =
+        |r: &std::ops::Range<u64>, s: &std::ops::Range<u64>| r == s && !runs.intersects(r);
     for ((x, _), (y, _)) in da.block_ranges().iter().zip(db.block_ranges().iter()) {
         if same_image_place(x, y) {
             continue;
@@ -317,7 +526,9 @@ fn squash_equal(ra: &DataReader, rb: &DataReader, da: &FileData, db: &FileData, 
     match (da.fragment, db.fragment) {
         (None, None) => Ok(true),
         (Some((fa, oa)), Some((fb, ob))) => {
-            let (Some(x), Some(y)) = (ra.fragment(fa), rb.fragment(fb)) else { return Ok(false) };
+            let (Some(x), Some(y)) = (ra.fragment(fa), rb.fragment(fb)) else {
+                return Ok(false);
+            };
             if oa == ob && same_image_place(&x.range(), &y.range()) && x.size == y.size {
                 return Ok(true);
             }
@@ -336,7 +547,10 @@ fn presence(parent: &str, e: &Entry, change: Change) -> Node {
         desc.push_str(&format!(", {} bytes", e.size));
     }
     for m in &e.meta {
-        if matches!(m.name.as_ref(), "mode" | "mtime" | "symlink target" | "uid" | "gid") {
+        if matches!(
+            m.name.as_ref(),
+            "mode" | "mtime" | "symlink target" | "uid" | "gid"
+        ) {
             desc.push_str(&format!(", {} {}", m.name, m.value));
         }
     }
@@ -349,10 +563,23 @@ fn presence(parent: &str, e: &Entry, change: Change) -> Node {
 fn meta_diff(container: &str, a: &Entry, b: &Entry, ctx: &HintCtx) -> Vec<FieldChange> {
     let mut out = Vec::new();
     if a.kind != b.kind {
-        out.push(FieldChange { field: "type".into(), a: a.kind.as_str().into(), b: b.kind.as_str().into(), hints: Vec::new() });
+        out.push(FieldChange {
+            field: "type".into(),
+            a: a.kind.as_str().into(),
+            b: b.kind.as_str().into(),
+            hints: Vec::new(),
+        });
     }
-    if a.size != b.size && a.kind == isoforge_formats::EntryKind::File && !a.meta.iter().any(|m| m.name == "size") {
-        out.push(FieldChange { field: "size".into(), a: a.size.to_string(), b: b.size.to_string(), hints: Vec::new() });
+    if a.size != b.size
+        && a.kind == isoforge_formats::EntryKind::File
+        && !a.meta.iter().any(|m| m.name == "size")
+    {
+        out.push(FieldChange {
+            field: "size".into(),
+            a: a.size.to_string(),
+            b: b.size.to_string(),
+            hints: Vec::new(),
+        });
     }
     let mut names: Vec<&str> = a.meta.iter().map(|m| m.name.as_ref()).collect();
     for m in &b.meta {
@@ -369,18 +596,39 @@ fn meta_diff(container: &str, a: &Entry, b: &Entry, ctx: &HintCtx) -> Vec<FieldC
         }
         let role = ma.or(mb).map_or(isoforge_formats::Role::Data, |m| m.role);
         let hints = match (va, vb) {
-            (Some(x), Some(y)) => hints::for_field(&format!("{container} member {}", a.path), name, role, x, y, ctx),
+            (Some(x), Some(y)) => hints::for_field(
+                &format!("{container} member {}", a.path),
+                name,
+                role,
+                x,
+                y,
+                ctx,
+            ),
             _ => Vec::new(),
         };
-        let show = |v: Option<&isoforge_formats::Value>| v.map_or_else(|| "(absent)".to_string(), |v| v.to_string());
-        out.push(FieldChange { field: name.to_string(), a: show(va), b: show(vb), hints });
+        let show = |v: Option<&isoforge_formats::Value>| {
+            v.map_or_else(|| "(absent)".to_string(), |v| v.to_string())
+        };
+        out.push(FieldChange {
+            field: name.to_string(),
+            a: show(va),
+            b: show(vb),
+            hints,
+        });
     }
     out
 }
 
 impl Engine<'_> {
     /// Compares two directory trees (no bytes of their own: members only).
-    pub fn directories(&self, name: &str, a: &std::path::Path, b: &std::path::Path, pa: Parsed, pb: Parsed) -> Option<Node> {
+    pub fn directories(
+        &self,
+        name: &str,
+        a: &std::path::Path,
+        b: &std::path::Path,
+        pa: Parsed,
+        pb: Parsed,
+    ) -> Option<Node> {
         let mut node = Node::new(name, name, "directory", Change::Modified);
         let none: Source = Arc::new(MemSource(Vec::new()));
         let runs = Runs::default();

@@ -33,7 +33,11 @@ const PATHS: &[(&str, &[&str], &str, &str)] = &[
     ),
     (
         "dkms-log",
-        &["/var/lib/dkms/*/make.log", "/var/lib/dkms/*/log/*", "/var/lib/dkms/*"],
+        &[
+            "/var/lib/dkms/*/make.log",
+            "/var/lib/dkms/*/log/*",
+            "/var/lib/dkms/*",
+        ],
         "DKMS build logs record the wall-clock build time",
         "delete /var/lib/dkms/*/*/*/log before squashing",
     ),
@@ -69,19 +73,31 @@ const PATHS: &[(&str, &[&str], &str, &str)] = &[
     ),
     (
         "apt-caches",
-        &["/var/lib/apt/lists/*", "/var/cache/apt/*", "/var/cache/debconf/*-old"],
+        &[
+            "/var/lib/apt/lists/*",
+            "/var/cache/apt/*",
+            "/var/cache/debconf/*-old",
+        ],
         "apt and debconf caches depend on download time and order",
         "apt-get clean and remove /var/lib/apt/lists/* and *-old caches before squashing",
     ),
     (
         "random-seed",
-        &["/var/lib/systemd/random-seed", "/var/lib/urandom/random-seed"],
+        &[
+            "/var/lib/systemd/random-seed",
+            "/var/lib/urandom/random-seed",
+        ],
         "a random seed saved during the build",
         "remove it before squashing",
     ),
     (
         "shadow-lastchange",
-        &["/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-"],
+        &[
+            "/etc/shadow",
+            "/etc/shadow-",
+            "/etc/gshadow",
+            "/etc/gshadow-",
+        ],
         "the 'last password change' field counts days up to the build date",
         "create users with SOURCE_DATE_EPOCH set (shadow honours it) or rewrite field 3 to the epoch day",
     ),
@@ -111,7 +127,11 @@ const PATHS: &[(&str, &[&str], &str, &str)] = &[
     ),
     (
         "systemd-catalog",
-        &["/var/lib/systemd/catalog/database", "/etc/udev/hwdb.bin", "/usr/lib/udev/hwdb.bin"],
+        &[
+            "/var/lib/systemd/catalog/database",
+            "/etc/udev/hwdb.bin",
+            "/usr/lib/udev/hwdb.bin",
+        ],
         "generated databases (journal catalog, hwdb) written at install time",
         "regenerate them in a fixed environment or remove the catalog database (rebuilt at boot)",
     ),
@@ -125,11 +145,22 @@ const PATHS: &[(&str, &[&str], &str, &str)] = &[
 
 /// Known fields: `(id, lowercase substrings of "structure, field", role it applies to (any if
 /// `None`), cause, remedy)`. The first match wins.
-type FieldRule = (&'static str, &'static [&'static str], Option<Role>, &'static str, &'static str);
+type FieldRule = (
+    &'static str,
+    &'static [&'static str],
+    Option<Role>,
+    &'static str,
+    &'static str,
+);
 const FIELDS: &[FieldRule] = &[
     (
         "iso-volume-dates",
-        &["volume creation date", "volume modification date", "volume expiration date", "volume effective date"],
+        &[
+            "volume creation date",
+            "volume modification date",
+            "volume expiration date",
+            "volume effective date",
+        ],
         None,
         "ISO 9660 volume descriptor dates default to the wall clock",
         "pin them: xorriso -volume_date uuid/c/m/x/f, or export SOURCE_DATE_EPOCH (xorriso uses it for the defaults)",
@@ -155,7 +186,13 @@ const FIELDS: &[FieldRule] = &[
         "GPT GUIDs are random or derived from the volume UUID date",
         "pin xorriso -volume_date uuid YYYYMMDDhhmmsscc (GUIDs derive from it)",
     ),
-    ("mbr-signature", &["disk signature"], None, "the MBR disk signature is random in some tools", "pin it (xorriso derives it from the image; isohybrid -id N)"),
+    (
+        "mbr-signature",
+        &["disk signature"],
+        None,
+        "the MBR disk signature is random in some tools",
+        "pin it (xorriso derives it from the image; isohybrid -id N)",
+    ),
     (
         "fat-serial",
         &["volume serial"],
@@ -165,7 +202,13 @@ const FIELDS: &[FieldRule] = &[
     ),
     (
         "fat-dates",
-        &["fat12", "fat16", "fat32", "directory entry of", "directory entry '"],
+        &[
+            "fat12",
+            "fat16",
+            "fat32",
+            "directory entry of",
+            "directory entry '",
+        ],
         Some(Role::Time),
         "FAT directory entry times come from mtools' clock or the source files",
         "export SOURCE_DATE_EPOCH before mmd/mcopy (mtools honours it) and touch the source files to the epoch",
@@ -177,7 +220,13 @@ const FIELDS: &[FieldRule] = &[
         "mksquashfs records when the image was made",
         "export SOURCE_DATE_EPOCH when running mksquashfs (4.4+ uses it for the mkfs time and clamps file times)",
     ),
-    ("gzip-header", &["(mtime)", "(fname)"], None, "gzip stores the input's modification time and name in its header", "gzip -n (--no-name); tools that call gzip usually honour SOURCE_DATE_EPOCH"),
+    (
+        "gzip-header",
+        &["(mtime)", "(fname)"],
+        None,
+        "gzip stores the input's modification time and name in its header",
+        "gzip -n (--no-name); tools that call gzip usually honour SOURCE_DATE_EPOCH",
+    ),
     (
         "pax-times",
         &["pax record atime", "pax record ctime"],
@@ -199,7 +248,13 @@ const FIELDS: &[FieldRule] = &[
         "cpio stores each member's inode number, mtime and owner from the build tree",
         "GNU cpio --reproducible (renumbers inodes), touch files to SOURCE_DATE_EPOCH, sort the file list",
     ),
-    ("ar-header", &["ar header", "ar archive"], None, "ar stores member mtimes, uid and gid", "use deterministic mode (ar D, the default on Debian) or dpkg-deb with SOURCE_DATE_EPOCH"),
+    (
+        "ar-header",
+        &["ar header", "ar archive"],
+        None,
+        "ar stores member mtimes, uid and gid",
+        "use deterministic mode (ar D, the default on Debian) or dpkg-deb with SOURCE_DATE_EPOCH",
+    ),
 ];
 
 fn glob(pat: &str, s: &str) -> bool {
@@ -213,13 +268,19 @@ fn glob(pat: &str, s: &str) -> bool {
             if rest.is_empty() {
                 return true;
             }
-            (0..=s.len()).filter(|&i| s.is_char_boundary(i)).any(|i| glob(rest, &s[i..]))
+            (0..=s.len())
+                .filter(|&i| s.is_char_boundary(i))
+                .any(|i| glob(rest, &s[i..]))
         }
     }
 }
 
 fn hint(id: &'static str, cause: impl Into<String>, remedy: impl Into<String>) -> Hint {
-    Hint { id, cause: cause.into(), remedy: remedy.into() }
+    Hint {
+        id,
+        cause: cause.into(),
+        remedy: remedy.into(),
+    }
 }
 
 /// Hints for a member path (known offenders).
@@ -240,10 +301,19 @@ fn time_of(v: &Value) -> Option<i64> {
 }
 
 /// Hints for a differing field: `label` is "structure, field" or a member field name.
-pub fn for_field(label: &str, field: &str, role: Role, a: &Value, b: &Value, ctx: &HintCtx) -> Vec<Hint> {
+pub fn for_field(
+    label: &str,
+    field: &str,
+    role: Role,
+    a: &Value,
+    b: &Value,
+    ctx: &HintCtx,
+) -> Vec<Hint> {
     let mut out = Vec::new();
     let l = format!("{label} {field}").to_lowercase();
-    if let Some((id, _, _, c, r)) = FIELDS.iter().find(|(_, subs, want, _, _)| want.is_none_or(|w| w == role) && subs.iter().any(|s| l.contains(s))) {
+    if let Some((id, _, _, c, r)) = FIELDS.iter().find(|(_, subs, want, _, _)| {
+        want.is_none_or(|w| w == role) && subs.iter().any(|s| l.contains(s))
+    }) {
         out.push(hint(id, *c, *r));
     }
     match role {
@@ -325,13 +395,27 @@ pub fn for_text(removed: &[&str], added: &[&str], ctx: &HintCtx) -> Vec<Hint> {
     let dirs_of = |lines: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = lines
             .iter()
-            .flat_map(|l| build_dirs.iter().filter_map(move |d| l.find(d).map(|i| l[i..].split(|c: char| c.is_whitespace() || c == '"' || c == '\'').next().unwrap_or("").to_string())))
+            .flat_map(|l| {
+                build_dirs.iter().filter_map(move |d| {
+                    l.find(d).map(|i| {
+                        l[i..]
+                            .split(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+                            .next()
+                            .unwrap_or("")
+                            .to_string()
+                    })
+                })
+            })
             .collect();
         v.sort();
         v.dedup();
         v
     };
-    if !removed.is_empty() && !added.is_empty() && dirs_of(removed) != dirs_of(added) && !dirs_of(&both).is_empty() {
+    if !removed.is_empty()
+        && !added.is_empty()
+        && dirs_of(removed) != dirs_of(added)
+        && !dirs_of(&both).is_empty()
+    {
         out.push(hint(
             "build-path",
             "a build directory path appears in the changed lines",
@@ -340,12 +424,20 @@ pub fn for_text(removed: &[&str], added: &[&str], ctx: &HintCtx) -> Vec<Hint> {
     }
     if let Some(h) = ctx.hostname.as_deref().filter(|h| h.len() >= 3) {
         if any(&|l| l.contains(h)) {
-            out.push(hint("hostname", format!("the build host name {h:?} appears in the content"), "set a fixed hostname in the build namespace (unshare --uts, hostname build)"));
+            out.push(hint(
+                "hostname",
+                format!("the build host name {h:?} appears in the content"),
+                "set a fixed hostname in the build namespace (unshare --uts, hostname build)",
+            ));
         }
     }
     if let Some(u) = ctx.user.as_deref().filter(|u| u.len() >= 3 && *u != "root") {
         if any(&|l| l.contains(u)) {
-            out.push(hint("build-user", format!("the build user {u:?} appears in the content"), "build as a fixed user (root in a namespace) and avoid recording $USER"));
+            out.push(hint(
+                "build-user",
+                format!("the build user {u:?} appears in the content"),
+                "build as a fixed user (root in a namespace) and avoid recording $USER",
+            ));
         }
     }
     if any(&looks_like_date) {
@@ -356,7 +448,11 @@ pub fn for_text(removed: &[&str], added: &[&str], ctx: &HintCtx) -> Vec<Hint> {
         ));
     }
     if any(&looks_like_uuid) {
-        out.push(hint("random-id", "a UUID in the content differs", "derive it from SOURCE_DATE_EPOCH or generate it at first boot instead"));
+        out.push(hint(
+            "random-id",
+            "a UUID in the content differs",
+            "derive it from SOURCE_DATE_EPOCH or generate it at first boot instead",
+        ));
     }
     out
 }
@@ -387,17 +483,40 @@ fn looks_like_date(l: &str) -> bool {
     let b = l.as_bytes();
     let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
     // 2025-11-24 or 2025/11/24
-    let iso = b.windows(10).any(|w| digits(&w[0..4]) && (w[4] == b'-' || w[4] == b'/') && digits(&w[5..7]) && w[7] == w[4] && digits(&w[8..10]));
+    let iso = b.windows(10).any(|w| {
+        digits(&w[0..4])
+            && (w[4] == b'-' || w[4] == b'/')
+            && digits(&w[5..7])
+            && w[7] == w[4]
+            && digits(&w[8..10])
+    });
     // 16:00:00
-    let clock = b.windows(8).any(|w| digits(&w[0..2]) && w[2] == b':' && digits(&w[3..5]) && w[5] == b':' && digits(&w[6..8]));
-    let month = ["Jan ", "Feb ", "Mar ", "Apr ", "May ", "Jun ", "Jul ", "Aug ", "Sep ", "Oct ", "Nov ", "Dec "].iter().any(|m| l.contains(m));
+    let clock = b.windows(8).any(|w| {
+        digits(&w[0..2]) && w[2] == b':' && digits(&w[3..5]) && w[5] == b':' && digits(&w[6..8])
+    });
+    let month = [
+        "Jan ", "Feb ", "Mar ", "Apr ", "May ", "Jun ", "Jul ", "Aug ", "Sep ", "Oct ", "Nov ",
+        "Dec ",
+    ]
+    .iter()
+    .any(|m| l.contains(m));
     iso || clock || (month && b.iter().any(u8::is_ascii_digit))
 }
 
 fn looks_like_uuid(l: &str) -> bool {
     let b = l.as_bytes();
     let hex = |s: &[u8]| s.iter().all(u8::is_ascii_hexdigit);
-    b.windows(36).any(|w| hex(&w[0..8]) && w[8] == b'-' && hex(&w[9..13]) && w[13] == b'-' && hex(&w[14..18]) && w[18] == b'-' && hex(&w[19..23]) && w[23] == b'-' && hex(&w[24..36]))
+    b.windows(36).any(|w| {
+        hex(&w[0..8])
+            && w[8] == b'-'
+            && hex(&w[9..13])
+            && w[13] == b'-'
+            && hex(&w[14..18])
+            && w[18] == b'-'
+            && hex(&w[19..23])
+            && w[23] == b'-'
+            && hex(&w[24..36])
+    })
 }
 
 #[cfg(test)]
@@ -407,7 +526,10 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob("/var/lib/dkms/*/make.log", "/var/lib/dkms/foo/1.0/build/make.log"));
+        assert!(glob(
+            "/var/lib/dkms/*/make.log",
+            "/var/lib/dkms/foo/1.0/build/make.log"
+        ));
         assert!(glob("*.pyc", "/usr/lib/python3/x.pyc"));
         assert!(!glob("/etc/machine-id", "/etc/machine-id.bak"));
         assert_eq!(for_path("/etc/machine-id")[0].id, "machine-id");
@@ -416,30 +538,70 @@ mod tests {
 
     #[test]
     fn time_later_than_epoch_and_wall_clock() {
-        let ctx = HintCtx { source_date_epoch: Some(1_764_000_000), build_times: vec![1_800_000_000], ..Default::default() };
+        let ctx = HintCtx {
+            source_date_epoch: Some(1_764_000_000),
+            build_times: vec![1_800_000_000],
+            ..Default::default()
+        };
         let a = Value::Time(Timestamp::secs(1_764_000_000));
         let b = Value::Time(Timestamp::secs(1_800_000_100));
-        let h = for_field("primary volume descriptor", "volume creation date", Role::Time, &a, &b, &ctx);
+        let h = for_field(
+            "primary volume descriptor",
+            "volume creation date",
+            Role::Time,
+            &a,
+            &b,
+            &ctx,
+        );
         let ids: Vec<_> = h.iter().map(|h| h.id).collect();
-        assert_eq!(ids, ["iso-volume-dates", "time-after-sde", "wall-clock-time"]);
+        assert_eq!(
+            ids,
+            ["iso-volume-dates", "time-after-sde", "wall-clock-time"]
+        );
     }
 
     #[test]
     fn umask_and_serial() {
         let ctx = HintCtx::default();
-        let h = for_field("inode of /x", "permissions", Role::Mode, &Value::Mode(0o100644), &Value::Mode(0o100664), &ctx);
+        let h = for_field(
+            "inode of /x",
+            "permissions",
+            Role::Mode,
+            &Value::Mode(0o100644),
+            &Value::Mode(0o100664),
+            &ctx,
+        );
         assert_eq!(h[0].id, "umask");
-        let h = for_field("FAT boot sector", "volume serial", Role::Identifier, &Value::Hex(1, 8), &Value::Hex(2, 8), &ctx);
-        assert_eq!(h.iter().map(|h| h.id).collect::<Vec<_>>(), ["fat-serial", "random-id"]);
+        let h = for_field(
+            "FAT boot sector",
+            "volume serial",
+            Role::Identifier,
+            &Value::Hex(1, 8),
+            &Value::Hex(2, 8),
+            &ctx,
+        );
+        assert_eq!(
+            h.iter().map(|h| h.id).collect::<Vec<_>>(),
+            ["fat-serial", "random-id"]
+        );
     }
 
     #[test]
     fn text_hints() {
-        let ctx = HintCtx { hostname: Some("buildbox7".into()), ..Default::default() };
-        let h = for_text(&["built on buildbox7 in /tmp/abc/src"], &["built on buildbox7 in /tmp/xyz/src"], &ctx);
+        let ctx = HintCtx {
+            hostname: Some("buildbox7".into()),
+            ..Default::default()
+        };
+        let h = for_text(
+            &["built on buildbox7 in /tmp/abc/src"],
+            &["built on buildbox7 in /tmp/xyz/src"],
+            &ctx,
+        );
         let ids: Vec<_> = h.iter().map(|h| h.id).collect();
         assert_eq!(ids, ["build-path", "hostname"]);
         assert!(looks_like_date("Generated 2025-11-24"));
-        assert!(looks_like_uuid("UUID=0fe31a17-aaaa-bbbb-cccc-0123456789ab /"));
+        assert!(looks_like_uuid(
+            "UUID=0fe31a17-aaaa-bbbb-cccc-0123456789ab /"
+        ));
     }
 }

@@ -67,6 +67,9 @@ pub use isoforge_formats::Limits;
 pub use render::OutputFormat;
 pub use report::{Change, Node, Report};
 
+/// A callback that receives the location being compared.
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// What to compare and how much to report.
 #[derive(Clone)]
 pub struct Options {
@@ -85,7 +88,7 @@ pub struct Options {
     /// Lines of unified diff per text member.
     pub max_text_lines: usize,
     /// Called with the location being compared, for progress display.
-    pub progress: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    pub progress: Option<Progress>,
 }
 
 impl Default for Options {
@@ -105,7 +108,10 @@ impl Default for Options {
 
 impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Options").field("max_depth", &self.max_depth).field("source_date_epoch", &self.source_date_epoch).finish_non_exhaustive()
+        f.debug_struct("Options")
+            .field("max_depth", &self.max_depth)
+            .field("source_date_epoch", &self.source_date_epoch)
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,7 +119,10 @@ impl std::fmt::Debug for Options {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: {source}")]
-    Open { path: String, source: std::io::Error },
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{a} is a directory but {b} is not; compare two files or two directories")]
     Mixed { a: String, b: String },
     #[error("cannot find member: {0}")]
@@ -123,20 +132,34 @@ pub enum Error {
 /// Compares `a` and `b` (two files or two directories).
 pub fn diff(a: &Path, b: &Path, opts: &Options) -> Result<Report, Error> {
     fn open_err(p: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-        move |source| Error::Open { path: p.display().to_string(), source }
+        move |source| Error::Open {
+            path: p.display().to_string(),
+            source,
+        }
     }
     let ma = std::fs::metadata(a).map_err(open_err(a))?;
     let mb = std::fs::metadata(b).map_err(open_err(b))?;
     let mut hctx = hints::HintCtx {
         source_date_epoch: opts.source_date_epoch,
-        build_times: [&ma, &mb].iter().filter_map(|m| m.modified().ok()).filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs() as i64).collect(),
-        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_string()),
+        build_times: [&ma, &mb]
+            .iter()
+            .filter_map(|m| m.modified().ok())
+            .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64)
+            .collect(),
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|s| s.trim().to_string()),
         user: std::env::var("USER").ok(),
     };
     if hctx.hostname.as_deref() == Some("localhost") {
         hctx.hostname = None;
     }
-    let engine = engine::Engine { opts, hctx, done: AtomicUsize::new(0) };
+    let engine = engine::Engine {
+        opts,
+        hctx,
+        done: AtomicUsize::new(0),
+    };
     let name = root_name(a, b);
     let (root, differing, attributed) = match (ma.is_dir(), mb.is_dir()) {
         (true, true) => {
@@ -148,23 +171,48 @@ pub fn diff(a: &Path, b: &Path, opts: &Options) -> Result<Report, Error> {
             let sa: Source = Arc::new(FileSource::open(a).map_err(open_err(a))?);
             let sb: Source = Arc::new(FileSource::open(b).map_err(open_err(b))?);
             let out = engine.stream(&name, &name, sa, sb, None, engine::Coords::Own, 0, None);
-            let (d, at) = out.node.as_ref().and_then(|n| n.bytes.as_ref()).map_or((0, 0), |r| (r.differing, r.attributed));
+            let (d, at) = out
+                .node
+                .as_ref()
+                .and_then(|n| n.bytes.as_ref())
+                .map_or((0, 0), |r| (r.differing, r.attributed));
             (out.node, d, at)
         }
-        _ => return Err(Error::Mixed { a: a.display().to_string(), b: b.display().to_string() }),
+        _ => {
+            return Err(Error::Mixed {
+                a: a.display().to_string(),
+                b: b.display().to_string(),
+            });
+        }
     };
-    Ok(Report::build(a, b, root, differing, attributed, opts.source_date_epoch))
+    Ok(Report::build(
+        a,
+        b,
+        root,
+        differing,
+        attributed,
+        opts.source_date_epoch,
+    ))
 }
 
 fn root_name(a: &Path, b: &Path) -> String {
-    let n = |p: &Path| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let n = |p: &Path| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
     let (x, y) = (n(a), n(b));
     if x == y { x } else { format!("{x} ↔ {y}") }
 }
 
 impl Report {
     /// Writes the report in `format`.
-    pub fn render(&self, format: OutputFormat, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    pub fn render(
+        &self,
+        format: OutputFormat,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
         render::render(self, format, out)
     }
 }

@@ -170,7 +170,14 @@ pub struct HintSummary {
 }
 
 impl Report {
-    pub(crate) fn build(a: &std::path::Path, b: &std::path::Path, root: Option<Node>, differing: u64, attributed: u64, sde: Option<i64>) -> Self {
+    pub(crate) fn build(
+        a: &std::path::Path,
+        b: &std::path::Path,
+        root: Option<Node>,
+        differing: u64,
+        attributed: u64,
+        sde: Option<i64>,
+    ) -> Self {
         let mut r = Report {
             a: a.display().to_string(),
             b: b.display().to_string(),
@@ -192,17 +199,31 @@ impl Report {
             return format!("identical: {} and {} are the same", self.a, self.b);
         };
         let nodes = self.nodes();
-        let members: Vec<&&Node> = nodes.iter().filter(|n| n.children.is_empty() && !std::ptr::eq(**n, root)).collect();
+        let members: Vec<&&Node> = nodes
+            .iter()
+            .filter(|n| n.children.is_empty() && !std::ptr::eq(**n, root))
+            .collect();
         let mut s = String::from("different: ");
         if self.differing_bytes > 0 {
             let pct = 100.0 * self.attributed_bytes as f64 / self.differing_bytes as f64;
-            s.push_str(&format!("{} bytes differ, {} attributed ({pct:.1}%)", self.differing_bytes, self.attributed_bytes));
+            s.push_str(&format!(
+                "{} bytes differ, {} attributed ({pct:.1}%)",
+                self.differing_bytes, self.attributed_bytes
+            ));
         } else {
             s.push_str("contents differ");
         }
         if !members.is_empty() {
-            let names: Vec<&str> = members.iter().take(3).map(|n| n.location.as_str()).collect();
-            s.push_str(&format!("; {} differing item(s): {}", members.len(), names.join(", ")));
+            let names: Vec<&str> = members
+                .iter()
+                .take(3)
+                .map(|n| n.location.as_str())
+                .collect();
+            s.push_str(&format!(
+                "; {} differing item(s): {}",
+                members.len(),
+                names.join(", ")
+            ));
             if members.len() > 3 {
                 s.push_str(", …");
             }
@@ -212,14 +233,23 @@ impl Report {
 
     fn collect_hints(&self) -> Vec<HintSummary> {
         let mut out: Vec<HintSummary> = Vec::new();
-        let mut add = |h: &Hint, place: &str| match out.iter_mut().find(|x| x.id == h.id && x.cause == h.cause) {
+        let mut add = |h: &Hint, place: &str| match out
+            .iter_mut()
+            .find(|x| x.id == h.id && x.cause == h.cause)
+        {
             Some(x) => {
                 x.occurrences += 1;
                 if x.examples.len() < 5 && !x.examples.iter().any(|e| e == place) {
                     x.examples.push(place.to_string());
                 }
             }
-            None => out.push(HintSummary { id: h.id, cause: h.cause.clone(), remedy: h.remedy.clone(), occurrences: 1, examples: vec![place.to_string()] }),
+            None => out.push(HintSummary {
+                id: h.id,
+                cause: h.cause.clone(),
+                remedy: h.remedy.clone(),
+                occurrences: 1,
+                examples: vec![place.to_string()],
+            }),
         };
         for n in self.nodes() {
             for h in &n.hints {
@@ -232,7 +262,11 @@ impl Report {
             }
             if let Some(b) = &n.bytes {
                 for r in &b.ranges {
-                    let place = r.a.as_ref().or(r.b.as_ref()).map(Place::label).unwrap_or_default();
+                    let place =
+                        r.a.as_ref()
+                            .or(r.b.as_ref())
+                            .map(Place::label)
+                            .unwrap_or_default();
                     for h in &r.hints {
                         add(h, &place);
                     }
@@ -264,7 +298,12 @@ impl Report {
 }
 
 impl Node {
-    pub(crate) fn new(name: impl Into<String>, location: impl Into<String>, kind: impl Into<String>, change: Change) -> Self {
+    pub(crate) fn new(
+        name: impl Into<String>,
+        location: impl Into<String>,
+        kind: impl Into<String>,
+        change: Change,
+    ) -> Self {
         Self {
             name: name.into(),
             location: location.into(),

@@ -48,7 +48,14 @@ impl Runs {
 
     /// The runs inside `extents` (a window onto these coordinates), in window coordinates.
     /// Runs cut by an extent boundary are recounted exactly from the sources.
-    pub fn window(&self, extents: &[Range<u64>], a: &dyn ReadAt, b: &dyn ReadAt, size_a: u64, size_b: u64) -> io::Result<Runs> {
+    pub fn window(
+        &self,
+        extents: &[Range<u64>],
+        a: &dyn ReadAt,
+        b: &dyn ReadAt,
+        size_a: u64,
+        size_b: u64,
+    ) -> io::Result<Runs> {
         let mut out = Builder::new();
         let mut base = 0u64;
         for ext in extents {
@@ -59,7 +66,11 @@ impl Runs {
                 }
                 let s = r.start.max(ext.start);
                 let e = r.end.min(ext.end);
-                let n = if s == r.start && e == r.end { r.differing } else { count_diff(a, b, s..e)? };
+                let n = if s == r.start && e == r.end {
+                    r.differing
+                } else {
+                    count_diff(a, b, s..e)?
+                };
                 if n > 0 {
                     out.push_run(base + s - ext.start, base + e - ext.start, n);
                 }
@@ -78,7 +89,10 @@ pub struct Builder {
 
 impl Builder {
     pub fn new() -> Self {
-        Self { runs: Vec::new(), gap: MERGE_GAP }
+        Self {
+            runs: Vec::new(),
+            gap: MERGE_GAP,
+        }
     }
 
     pub fn push_run(&mut self, start: u64, end: u64, differing: u64) {
@@ -89,7 +103,11 @@ impl Builder {
                 return;
             }
         }
-        self.runs.push(Run { start, end, differing });
+        self.runs.push(Run {
+            start,
+            end,
+            differing,
+        });
         if self.runs.len() > MAX_RUNS {
             self.coarsen();
         }
@@ -111,7 +129,11 @@ impl Builder {
     }
 
     pub fn finish(self, size_a: u64, size_b: u64) -> Runs {
-        Runs { runs: self.runs, size_a, size_b }
+        Runs {
+            runs: self.runs,
+            size_a,
+            size_b,
+        }
     }
 }
 
@@ -131,7 +153,10 @@ pub fn compare(a: &dyn ReadAt, b: &dyn ReadAt) -> io::Result<Runs> {
     let mut pos = 0u64;
     while pos < common {
         let n = (common - pos).min(CHUNK as u64) as usize;
-        let (ra, rb) = rayon::join(|| read_exact_at(a, pos, &mut ba[..n]), || read_exact_at(b, pos, &mut bb[..n]));
+        let (ra, rb) = rayon::join(
+            || read_exact_at(a, pos, &mut ba[..n]),
+            || read_exact_at(b, pos, &mut bb[..n]),
+        );
         ra?;
         rb?;
         diff_chunk(&ba[..n], &bb[..n], pos, &mut out);
@@ -208,7 +233,21 @@ mod tests {
         v[50] = 1; // far: separate
         let b = MemSource(v);
         let r = compare(&a, &b).unwrap();
-        assert_eq!(r.runs, vec![Run { start: 10, end: 13, differing: 2 }, Run { start: 50, end: 51, differing: 1 }]);
+        assert_eq!(
+            r.runs,
+            vec![
+                Run {
+                    start: 10,
+                    end: 13,
+                    differing: 2
+                },
+                Run {
+                    start: 50,
+                    end: 51,
+                    differing: 1
+                }
+            ]
+        );
         assert_eq!(r.total(), 3);
         assert!(r.intersects(&(12..20)));
         assert!(!r.intersects(&(13..50)));
@@ -219,7 +258,14 @@ mod tests {
         let a = MemSource(b"abc".to_vec());
         let b = MemSource(b"abcdef".to_vec());
         let r = compare(&a, &b).unwrap();
-        assert_eq!(r.runs, vec![Run { start: 3, end: 6, differing: 3 }]);
+        assert_eq!(
+            r.runs,
+            vec![Run {
+                start: 3,
+                end: 6,
+                differing: 3
+            }]
+        );
         assert_eq!(count_diff(&a, &b, 0..6).unwrap(), 3);
     }
 
@@ -234,9 +280,23 @@ mod tests {
         let r = compare(&a, &b).unwrap();
         let w = r.window(&[6..8, 38..42], &a, &b, 6, 6).unwrap();
         // Window offsets 0..2 and 4..6 are within the merge gap: one run, exact count.
-        assert_eq!(w.runs, vec![Run { start: 0, end: 6, differing: 4 }]);
+        assert_eq!(
+            w.runs,
+            vec![Run {
+                start: 0,
+                end: 6,
+                differing: 4
+            }]
+        );
         let w = r.window(&[7..8], &a, &b, 1, 1).unwrap();
-        assert_eq!(w.runs, vec![Run { start: 0, end: 1, differing: 1 }]);
+        assert_eq!(
+            w.runs,
+            vec![Run {
+                start: 0,
+                end: 1,
+                differing: 1
+            }]
+        );
     }
 
     #[test]

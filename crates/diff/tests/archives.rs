@@ -36,11 +36,34 @@ fn fat_serial_dates_order_and_content() {
         ),
     );
     let r = report(&d.path().join("a.img"), &d.path().join("b.img"));
-    assert!(node(&r, &[]).kind.starts_with("FAT1"), "{}", node(&r, &[]).kind);
-    assert_attributed(&r, "FAT boot sector", "volume serial", "0x0fe31a17", "0x18d4f947");
-    assert_field(&r, &["/EFI"], "modification time", "2025-11-24 16:00:00", "2025-11-24 17:00:00");
+    assert!(
+        node(&r, &[]).kind.starts_with("FAT1"),
+        "{}",
+        node(&r, &[]).kind
+    );
+    assert_attributed(
+        &r,
+        "FAT boot sector",
+        "volume serial",
+        "0x0fe31a17",
+        "0x18d4f947",
+    );
+    assert_field(
+        &r,
+        &["/EFI"],
+        "modification time",
+        "2025-11-24 16:00:00",
+        "2025-11-24 17:00:00",
+    );
     assert!(text_diff(&r, &["/grub.cfg"]).contains("+cfg-b"));
-    assert!(node(&r, &[]).notes.iter().any(|n| n.contains("different order")), "{:?}", node(&r, &[]).notes);
+    assert!(
+        node(&r, &[])
+            .notes
+            .iter()
+            .any(|n| n.contains("different order")),
+        "{:?}",
+        node(&r, &[]).notes
+    );
     for h in ["fat-serial", "entry-order", "fat-dates", "time-after-sde"] {
         assert!(has_hint(&r, h), "missing hint {h}");
     }
@@ -61,14 +84,31 @@ fn cpio_order_mtime_and_content() {
          (cd t && find . | LC_ALL=C sort | cpio -o -H newc --quiet --reproducible > ../b.cpio)",
     );
     let r = report(&d.path().join("a.cpio"), &d.path().join("r.cpio"));
-    assert!(node(&r, &[]).notes.iter().any(|n| n.contains("different order")));
+    assert!(
+        node(&r, &[])
+            .notes
+            .iter()
+            .any(|n| n.contains("different order"))
+    );
     assert!(has_hint(&r, "entry-order"));
     assert_fully_attributed(&r);
 
     let r = report(&d.path().join("a.cpio"), &d.path().join("b.cpio"));
-    assert_field(&r, &["/etc/a"], "mtime", "2023-11-14 22:13:20", "2023-11-14 22:21:40");
+    assert_field(
+        &r,
+        &["/etc/a"],
+        "mtime",
+        "2023-11-14 22:13:20",
+        "2023-11-14 22:21:40",
+    );
     assert!(text_diff(&r, &["/etc/b"]).contains("+changed"));
-    assert_attributed(&r, "cpio header of /etc/a", "mtime", "2023-11-14 22:13:20", "2023-11-14 22:21:40");
+    assert_attributed(
+        &r,
+        "cpio header of /etc/a",
+        "mtime",
+        "2023-11-14 22:13:20",
+        "2023-11-14 22:21:40",
+    );
     assert_fully_attributed(&r);
 }
 
@@ -94,10 +134,17 @@ fn initramfs_with_compressed_segment() {
             ),
         );
         let r = report(&d.path().join("a.img"), &d.path().join("b.img"));
-        assert!(node(&r, &[]).kind.starts_with("initramfs"), "{codec}: {}", node(&r, &[]).kind);
+        assert!(
+            node(&r, &[]).kind.starts_with("initramfs"),
+            "{codec}: {}",
+            node(&r, &[]).kind
+        );
         let seg = format!("/[compressed segment 1 ({codec} stream)]");
         let inner = text_diff(&r, &[&seg, "[decompressed]", "/etc/initramfs.conf"]);
-        assert!(inner.contains("-MODULES=most") && inner.contains("+MODULES=dep"), "{codec}: {inner}");
+        assert!(
+            inner.contains("-MODULES=most") && inner.contains("+MODULES=dep"),
+            "{codec}: {inner}"
+        );
         assert_fully_attributed(&r);
     }
 }
@@ -119,22 +166,45 @@ fn tar_mtime_owner_order_pax_times() {
         ),
     );
     let r = report(&d.path().join("a.tar"), &d.path().join("b.tar"));
-    assert_field(&r, &["/etc/a"], "mtime", "2025-11-24 16:00:00", "2025-11-24 16:01:00");
+    assert_field(
+        &r,
+        &["/etc/a"],
+        "mtime",
+        "2025-11-24 16:00:00",
+        "2025-11-24 16:01:00",
+    );
     assert_field(&r, &["/etc/a"], "uid", "0", "1000");
     assert_attributed(&r, "tar header of /etc/a", "uid", "0", "1000");
-    assert_attributed(&r, "tar header of /etc/b", "mtime", "2025-11-24 16:00:00", "2025-11-24 16:01:00");
+    assert_attributed(
+        &r,
+        "tar header of /etc/b",
+        "mtime",
+        "2025-11-24 16:00:00",
+        "2025-11-24 16:01:00",
+    );
     for h in ["tar-header", "owner"] {
         assert!(has_hint(&r, h), "missing hint {h}");
     }
     assert_fully_attributed(&r);
 
     let r = report(&d.path().join("a.tar"), &d.path().join("r.tar"));
-    assert!(node(&r, &[]).notes.iter().any(|n| n.contains("different order")));
+    assert!(
+        node(&r, &[])
+            .notes
+            .iter()
+            .any(|n| n.contains("different order"))
+    );
     assert!(has_hint(&r, "entry-order"));
     assert_fully_attributed(&r);
 
     let r = report(&d.path().join("a.pax"), &d.path().join("b.pax"));
-    assert!(node(&r, &["/etc/a"]).fields.iter().any(|f| f.field == "atime" || f.field == "ctime"), "pax times not reported");
+    assert!(
+        node(&r, &["/etc/a"])
+            .fields
+            .iter()
+            .any(|f| f.field == "atime" || f.field == "ctime"),
+        "pax times not reported"
+    );
     assert!(has_hint(&r, "pax-times"));
     assert_fully_attributed(&r);
 }
@@ -160,16 +230,37 @@ fn ar_headers_and_debian_packages() {
         ),
     );
     let r = report(&d.path().join("a.a"), &d.path().join("b.a"));
-    assert_field(&r, &["/m1"], "mtime", "1970-01-01 00:00:00", "2023-11-14 22:13:20");
-    assert_attributed(&r, "ar header of /m1", "mtime", "1970-01-01 00:00:00", "2023-11-14 22:13:20");
+    assert_field(
+        &r,
+        &["/m1"],
+        "mtime",
+        "1970-01-01 00:00:00",
+        "2023-11-14 22:13:20",
+    );
+    assert_attributed(
+        &r,
+        "ar header of /m1",
+        "mtime",
+        "1970-01-01 00:00:00",
+        "2023-11-14 22:13:20",
+    );
     assert!(has_hint(&r, "ar-header"));
     assert_fully_attributed(&r);
 
     let r = report(&d.path().join("a.deb"), &d.path().join("b.deb"));
     assert_eq!(node(&r, &[]).kind, "Debian package (ar archive)");
-    let inner = text_diff(&r, &["/data.tar.xz", "[decompressed]", "/usr/share/doc/x/README"]);
+    let inner = text_diff(
+        &r,
+        &["/data.tar.xz", "[decompressed]", "/usr/share/doc/x/README"],
+    );
     assert!(inner.contains("+docs, changed"), "{inner}");
-    assert_field(&r, &["/data.tar.xz", "[decompressed]", "/usr/share/doc/x/README"], "mtime", "2025-11-24 16:00:00", "2025-11-24 16:01:40");
+    assert_field(
+        &r,
+        &["/data.tar.xz", "[decompressed]", "/usr/share/doc/x/README"],
+        "mtime",
+        "2025-11-24 16:00:00",
+        "2025-11-24 16:01:40",
+    );
     assert_fully_attributed(&r);
 }
 
@@ -186,13 +277,28 @@ fn compressed_streams() {
          xz -c x > a.xz; xz -c y > b.xz; zstd -q -c x > a.zst; zstd -q -c y > b.zst",
     );
     let r = report(&d.path().join("a.gz"), &d.path().join("b.gz"));
-    assert_attributed(&r, "gzip header", "modification time (MTIME)", "2023-11-14 22:13:20", "2023-11-14 22:15:00");
+    assert_attributed(
+        &r,
+        "gzip header",
+        "modification time (MTIME)",
+        "2023-11-14 22:13:20",
+        "2023-11-14 22:15:00",
+    );
     assert!(has_hint(&r, "gzip-header"));
-    assert!(node(&r, &[]).child("[decompressed]").is_none(), "same content must not be reported");
+    assert!(
+        node(&r, &[]).child("[decompressed]").is_none(),
+        "same content must not be reported"
+    );
     assert_fully_attributed(&r);
     for ext in ["xz", "zst"] {
-        let r = report(&d.path().join(format!("a.{ext}")), &d.path().join(format!("b.{ext}")));
-        assert!(text_diff(&r, &["[decompressed]"]).contains("+line two"), "{ext}");
+        let r = report(
+            &d.path().join(format!("a.{ext}")),
+            &d.path().join(format!("b.{ext}")),
+        );
+        assert!(
+            text_diff(&r, &["[decompressed]"]).contains("+line two"),
+            "{ext}"
+        );
         assert_fully_attributed(&r);
     }
 }

@@ -13,7 +13,10 @@ fn tools() {
     require("mkfs.fat", "dosfstools");
     require("mcopy", "mtools");
     require("mksquashfs", "squashfs-tools");
-    assert!(std::path::Path::new("/usr/lib/grub/i386-pc/boot_hybrid.img").exists(), "missing /usr/lib/grub/i386-pc: apt-get install grub-pc-bin");
+    assert!(
+        std::path::Path::new("/usr/lib/grub/i386-pc/boot_hybrid.img").exists(),
+        "missing /usr/lib/grub/i386-pc: apt-get install grub-pc-bin"
+    );
 }
 
 /// Builds `a.iso` and `b.iso`; `$N` is 1 or 2 inside the per-side part of the script.
@@ -72,25 +75,111 @@ fn metadata_differences_are_attributed_to_their_fields() {
     let r = report(&d.path().join("1.iso"), &d.path().join("2.iso"));
 
     // Volume descriptors, field by field.
-    assert_attributed(&r, "primary volume descriptor", "volume creation date", "2025-11-24 16:00:00", "2026-05-08 00:24:30");
-    assert_attributed(&r, "primary volume descriptor", "volume modification date", "2025-11-24 16:00:00", "2026-05-08 00:24:30");
-    assert_attributed(&r, "primary volume descriptor", "volume expiration date", "(not set)", "2030-01-01 00:00:00");
-    assert_attributed(&r, "primary volume descriptor", "volume effective date", "(not set)", "2026-01-01 00:00:00");
-    assert_attributed(&r, "Joliet supplementary volume descriptor", "volume creation date", "2025-11-24", "2026-05-08");
+    assert_attributed(
+        &r,
+        "primary volume descriptor",
+        "volume creation date",
+        "2025-11-24 16:00:00",
+        "2026-05-08 00:24:30",
+    );
+    assert_attributed(
+        &r,
+        "primary volume descriptor",
+        "volume modification date",
+        "2025-11-24 16:00:00",
+        "2026-05-08 00:24:30",
+    );
+    assert_attributed(
+        &r,
+        "primary volume descriptor",
+        "volume expiration date",
+        "(not set)",
+        "2030-01-01 00:00:00",
+    );
+    assert_attributed(
+        &r,
+        "primary volume descriptor",
+        "volume effective date",
+        "(not set)",
+        "2026-01-01 00:00:00",
+    );
+    assert_attributed(
+        &r,
+        "Joliet supplementary volume descriptor",
+        "volume creation date",
+        "2025-11-24",
+        "2026-05-08",
+    );
     // The boot catalog's date (grub-mkrescue and xorriso write it from the volume time).
-    assert_attributed(&r, "directory record of /boot.catalog", "recording date", "2025-11-24 16:00:00", "2026-05-08 00:24:30");
-    assert_attributed(&r, "directory record of /boot.catalog", "Rock Ridge TF modification time", "2025-11-24 16:00:00", "2026-05-08 00:24:30");
+    assert_attributed(
+        &r,
+        "directory record of /boot.catalog",
+        "recording date",
+        "2025-11-24 16:00:00",
+        "2026-05-08 00:24:30",
+    );
+    assert_attributed(
+        &r,
+        "directory record of /boot.catalog",
+        "Rock Ridge TF modification time",
+        "2025-11-24 16:00:00",
+        "2026-05-08 00:24:30",
+    );
     // Rock Ridge TF and directory record date of a file whose mtime differs.
-    assert_attributed(&r, "directory record of /boot/grub/grub.cfg", "Rock Ridge TF modification time", "2025-11-24 16:00:00", "2025-11-24 16:16:00");
-    assert_attributed(&r, "directory record of /boot/grub/grub.cfg", "recording date", "2025-11-24 16:00:00", "2025-11-24 16:16:00");
-    assert_field(&r, &["/boot/grub/grub.cfg"], "Rock Ridge TF modification time", "16:00:00", "16:16:00");
+    assert_attributed(
+        &r,
+        "directory record of /boot/grub/grub.cfg",
+        "Rock Ridge TF modification time",
+        "2025-11-24 16:00:00",
+        "2025-11-24 16:16:00",
+    );
+    assert_attributed(
+        &r,
+        "directory record of /boot/grub/grub.cfg",
+        "recording date",
+        "2025-11-24 16:00:00",
+        "2025-11-24 16:16:00",
+    );
+    assert_field(
+        &r,
+        &["/boot/grub/grub.cfg"],
+        "Rock Ridge TF modification time",
+        "16:00:00",
+        "16:16:00",
+    );
     // GPT GUIDs follow the volume uuid.
     assert_attributed(&r, "GPT primary header", "disk GUID", "-", "-");
     // Inside the EFI FAT image: the serial and the mtools dates.
-    assert_attributed(&r, "FAT boot sector", "volume serial", "0x0fe31a17", "0x18d4f947");
-    assert_attributed(&r, "directory entry of /EFI/BOOT/BOOTX64.EFI", "modification time", "16:00:00", "18:00:00");
-    assert_field(&r, &["/boot/grub/efi.img", "/EFI/BOOT/BOOTX64.EFI"], "modification time", "2025-11-24 16:00:00", "2025-11-24 18:00:00");
-    for h in ["iso-volume-dates", "iso-file-dates", "gpt-guid", "fat-serial", "fat-dates", "time-after-sde", "boot-catalog"] {
+    assert_attributed(
+        &r,
+        "FAT boot sector",
+        "volume serial",
+        "0x0fe31a17",
+        "0x18d4f947",
+    );
+    assert_attributed(
+        &r,
+        "directory entry of /EFI/BOOT/BOOTX64.EFI",
+        "modification time",
+        "16:00:00",
+        "18:00:00",
+    );
+    assert_field(
+        &r,
+        &["/boot/grub/efi.img", "/EFI/BOOT/BOOTX64.EFI"],
+        "modification time",
+        "2025-11-24 16:00:00",
+        "2025-11-24 18:00:00",
+    );
+    for h in [
+        "iso-volume-dates",
+        "iso-file-dates",
+        "gpt-guid",
+        "fat-serial",
+        "fat-dates",
+        "time-after-sde",
+        "boot-catalog",
+    ] {
         assert!(has_hint(&r, h), "missing hint {h}");
     }
     assert_fully_attributed(&r);
@@ -108,17 +197,32 @@ fn squashfs_inside_iso_is_compared_member_by_member() {
            SOURCE_DATE_EPOCH=1764000000 mksquashfs t2 $S/live/filesystem.squashfs -noappend -no-progress >/dev/null && \
            touch -d @1764000000 $S/live/filesystem.squashfs; fi"
         .replace("{EFI}", EFI);
-    build(d.path(), &per_side, ["-volume_date uuid 2025112416000000"; 2]);
+    build(
+        d.path(),
+        &per_side,
+        ["-volume_date uuid 2025112416000000"; 2],
+    );
     let r = report(&d.path().join("1.iso"), &d.path().join("2.iso"));
     let motd = node(&r, &["/live/filesystem.squashfs", "/etc/motd"]);
     match &motd.content {
-        Some(ContentDiff::Text { unified, .. }) => assert!(unified.contains("+hello, changed"), "{unified}"),
+        Some(ContentDiff::Text { unified, .. }) => {
+            assert!(unified.contains("+hello, changed"), "{unified}")
+        }
         _ => panic!("no text diff for /etc/motd"),
     }
-    assert_eq!(node(&r, &["/live/filesystem.squashfs", "/etc/new"]).change, isoforge_diff::Change::Added);
+    assert_eq!(
+        node(&r, &["/live/filesystem.squashfs", "/etc/new"]).change,
+        isoforge_diff::Change::Added
+    );
     // Squashfs structures inside the ISO file's extent are named through it.
     assert!(
-        common::attributions(&r).iter().any(|a| a.a.as_ref().is_some_and(|p| p.structure.first().is_some_and(|s| s == "content of /live/filesystem.squashfs") && p.structure.len() > 1)),
+        common::attributions(&r)
+            .iter()
+            .any(|a| a.a.as_ref().is_some_and(|p| p
+                .structure
+                .first()
+                .is_some_and(|s| s == "content of /live/filesystem.squashfs")
+                && p.structure.len() > 1)),
         "no attribution through /live/filesystem.squashfs"
     );
     assert_fully_attributed(&r);
@@ -130,7 +234,10 @@ fn squashfs_inside_iso_is_compared_member_by_member() {
 fn grub_mkrescue_twice() {
     tools();
     require("grub-mkrescue", "grub-common");
-    assert!(std::path::Path::new("/usr/lib/grub/x86_64-efi").exists(), "missing /usr/lib/grub/x86_64-efi: apt-get install grub-efi-amd64-bin");
+    assert!(
+        std::path::Path::new("/usr/lib/grub/x86_64-efi").exists(),
+        "missing /usr/lib/grub/x86_64-efi: apt-get install grub-efi-amd64-bin"
+    );
     let d = tmp();
     sh(
         d.path(),
@@ -142,9 +249,15 @@ fn grub_mkrescue_twice() {
     let r = report(&d.path().join("1.iso"), &d.path().join("2.iso"));
     let serial = common::attributions(&r)
         .into_iter()
-        .find(|a| a.a.as_ref().is_some_and(|p| p.field.as_deref() == Some("volume serial")))
+        .find(|a| {
+            a.a.as_ref()
+                .is_some_and(|p| p.field.as_deref() == Some("volume serial"))
+        })
         .expect("FAT volume serial difference");
-    assert_ne!(serial.a.as_ref().unwrap().value, serial.b.as_ref().unwrap().value);
+    assert_ne!(
+        serial.a.as_ref().unwrap().value,
+        serial.b.as_ref().unwrap().value
+    );
     assert!(has_hint(&r, "fat-serial"));
     assert_fully_attributed(&r);
 }

@@ -32,7 +32,9 @@ fn build(dir: &std::path::Path, comp: &str) {
     sh(dir, TREES);
     sh(
         dir,
-        &format!("for t in a b; do SOURCE_DATE_EPOCH={SDE} mksquashfs $t $t.sqfs -comp {comp} -b 128K -noappend -no-progress >/dev/null; done"),
+        &format!(
+            "for t in a b; do SOURCE_DATE_EPOCH={SDE} mksquashfs $t $t.sqfs -comp {comp} -b 128K -noappend -no-progress >/dev/null; done"
+        ),
     );
 }
 
@@ -45,10 +47,19 @@ fn planted_differences_are_reported_with_path_field_and_values() {
 
     let motd = node(&r, &["/etc/motd"]);
     match &motd.content {
-        Some(ContentDiff::Text { unified, .. }) => assert!(unified.contains("-hello world") && unified.contains("+hello there"), "{unified}"),
+        Some(ContentDiff::Text { unified, .. }) => assert!(
+            unified.contains("-hello world") && unified.contains("+hello there"),
+            "{unified}"
+        ),
         other => panic!("expected a text diff of /etc/motd, got {other:?}"),
     }
-    assert_field(&r, &["/etc/issue"], "mtime", "2023-11-14 22:13:20", "2023-11-14 22:15:00");
+    assert_field(
+        &r,
+        &["/etc/issue"],
+        "mtime",
+        "2023-11-14 22:13:20",
+        "2023-11-14 22:15:00",
+    );
     assert_field(&r, &["/usr/bin/tool"], "mode", "0755", "0775");
     assert_field(&r, &["/srv/data"], "uid", "0", "1000");
     assert_field(&r, &["/srv/data"], "gid", "0", "1000");
@@ -57,10 +68,17 @@ fn planted_differences_are_reported_with_path_field_and_values() {
     assert_eq!(node(&r, &["/etc/removed"]).change, Change::Removed);
     match &node(&r, &["/srv/big"]).content {
         Some(ContentDiff::Hex { windows, .. }) => assert_eq!(windows[0].offset, 300000 & !15),
-        other => panic!("/srv/big: expected hex windows, got {}", if other.is_some() { "text" } else { "nothing" }),
+        other => panic!(
+            "/srv/big: expected hex windows, got {}",
+            if other.is_some() { "text" } else { "nothing" }
+        ),
     }
     // Unchanged members are not reported.
-    assert!(node(&r, &[]).child("/etc").is_none_or(|n| n.fields.iter().all(|f| f.field != "mode")));
+    assert!(
+        node(&r, &[])
+            .child("/etc")
+            .is_none_or(|n| n.fields.iter().all(|f| f.field != "mode"))
+    );
 
     // Inside the decompressed inode table, the changed fields are named with both values.
     assert_attributed(&r, "inode of /usr/bin/tool", "permissions", "0755", "0775");
@@ -76,9 +94,15 @@ fn other_compressors_decode() {
         let d = tmp();
         build(d.path(), comp);
         let r = report(&d.path().join("a.sqfs"), &d.path().join("b.sqfs"));
-        assert!(node(&r, &[]).kind.contains(comp), "{comp}: {}", node(&r, &[]).kind);
+        assert!(
+            node(&r, &[]).kind.contains(comp),
+            "{comp}: {}",
+            node(&r, &[]).kind
+        );
         match &node(&r, &["/etc/motd"]).content {
-            Some(ContentDiff::Text { unified, .. }) => assert!(unified.contains("+hello there"), "{comp}: {unified}"),
+            Some(ContentDiff::Text { unified, .. }) => {
+                assert!(unified.contains("+hello there"), "{comp}: {unified}")
+            }
             other => panic!("{comp}: {other:?}"),
         }
         assert_fully_attributed(&r);
@@ -100,8 +124,20 @@ fn mkfs_time_and_times_later_than_the_epoch() {
         ),
     );
     let r = report(&d.path().join("a.sqfs"), &d.path().join("b.sqfs"));
-    assert_attributed(&r, "squashfs superblock", "modification time (mkfs time)", "2025-11-24 16:00:00", "2025-11-24 17:00:00");
-    assert_field(&r, &["/f"], "mtime", "2025-11-24 16:00:00", "2025-11-24 17:00:00");
+    assert_attributed(
+        &r,
+        "squashfs superblock",
+        "modification time (mkfs time)",
+        "2025-11-24 16:00:00",
+        "2025-11-24 17:00:00",
+    );
+    assert_field(
+        &r,
+        &["/f"],
+        "mtime",
+        "2025-11-24 16:00:00",
+        "2025-11-24 17:00:00",
+    );
     assert!(has_hint(&r, "time-after-sde"));
     assert!(has_hint(&r, "squashfs-mkfs-time"));
     assert_fully_attributed(&r);
@@ -111,7 +147,12 @@ fn mkfs_time_and_times_later_than_the_epoch() {
 fn identical_images_are_identical() {
     require("mksquashfs", "squashfs-tools");
     let d = tmp();
-    sh(d.path(), &format!("mkdir t; echo x > t/f; for i in 1 2; do SOURCE_DATE_EPOCH={SDE} mksquashfs t $i.sqfs -noappend -no-progress >/dev/null; done"));
+    sh(
+        d.path(),
+        &format!(
+            "mkdir t; echo x > t/f; for i in 1 2; do SOURCE_DATE_EPOCH={SDE} mksquashfs t $i.sqfs -noappend -no-progress >/dev/null; done"
+        ),
+    );
     let r = report(&d.path().join("1.sqfs"), &d.path().join("2.sqfs"));
     assert!(r.is_identical());
     assert!(r.summary().starts_with("identical"));

@@ -61,8 +61,18 @@ pub fn parse(src: &dyn ReadAt, l: &mut Layout) -> Vec<Partition> {
             .field("boot entry", 108, 8, Decode::Bytes, Role::Pointer)
             .field("boot checksum", 116, 4, Decode::U32Be, Role::Checksum)
             .field("processor", 120, 16, Decode::Ascii, Role::Name);
-        l.region(format!("APM partition entry {i} reserved bytes"), at + 136, 512 - 136, Role::Padding);
-        out.push(Partition { name, kind, start: be32(8) * bs, len: be32(12) * bs });
+        l.region(
+            format!("APM partition entry {i} reserved bytes"),
+            at + 136,
+            512 - 136,
+            Role::Padding,
+        );
+        out.push(Partition {
+            name,
+            kind,
+            start: be32(8) * bs,
+            len: be32(12) * bs,
+        });
         i += 1;
     }
     out

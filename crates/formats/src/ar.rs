@@ -124,7 +124,6 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Archive> {
                 Role::Name,
             );
         }
-        drop(s);
         let cstart = data + name_in_data;
         let csize = end - cstart;
         if csize > 0 {
@@ -159,7 +158,7 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Archive> {
                     Role::Time,
                 ),
             ],
-            content: Content::Extents(vec![cstart..end]),
+            content: Content::Extents(crate::extent(cstart..end)),
         });
         pos = end + (end & 1);
     }

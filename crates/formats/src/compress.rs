@@ -7,7 +7,7 @@
 use std::io::{self, Read};
 
 use crate::io::{Cursor, ReadAt, Source, read_exact_at, spool};
-use crate::layout::{Decode, Layout, Role};
+use crate::layout::{Decode, Field, Layout, Role, Structure};
 use crate::{Context, Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,42 +272,51 @@ fn zstd_header(h: &[u8], l: &mut Layout) -> Result<u64> {
         2 => 4,
         _ => 8,
     };
+    let field = |name: &'static str, offset, len, decode, role| Field {
+        name: name.into(),
+        offset,
+        len,
+        decode,
+        role,
+    };
+    let mut fields = vec![
+        field("magic", 0, 4, Decode::Hex32Le, Role::Data),
+        field("frame header descriptor", 4, 1, Decode::U8, Role::Flags),
+    ];
     let mut pos = 5u32;
-    let mut s = l
-        .structure("zstd frame header", 0, 0)
-        .field("magic", 0, 4, Decode::Hex32Le, Role::Data)
-        .field("frame header descriptor", 4, 1, Decode::U8, Role::Flags);
     if !single {
-        s = s.field("window descriptor", pos, 1, Decode::U8, Role::Data);
+        fields.push(field("window descriptor", pos, 1, Decode::U8, Role::Data));
         pos += 1;
     }
     if dict_len > 0 {
-        s = s.field(
+        fields.push(field(
             "dictionary id",
             pos,
             dict_len,
             Decode::Bytes,
             Role::Identifier,
-        );
+        ));
         pos += dict_len;
     }
     if fcs_len > 0 {
-        s = s.field(
+        fields.push(field(
             "frame content size",
             pos,
             fcs_len,
             Decode::Bytes,
             Role::Size,
-        );
+        ));
         pos += fcs_len;
     }
-    drop(s);
     if pos as usize > h.len() {
         return Err(bad());
     }
-    if let Some(last) = l.structures.last_mut() {
-        last.len = u64::from(pos);
-    }
+    l.push(Structure::with_fields(
+        "zstd frame header",
+        0,
+        u64::from(pos),
+        fields,
+    ));
     Ok(u64::from(pos))
 }
 
@@ -350,7 +359,9 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         enc.write_all(&vec![0u8; 4 << 20]).unwrap();
         let src: Source = Arc::new(MemSource(enc.finish().unwrap()));
-        let Err(e) = decompress(&src, Codec::Gzip, 1 << 20) else { panic!("a bomb must be stopped") };
+        let Err(e) = decompress(&src, Codec::Gzip, 1 << 20) else {
+            panic!("a bomb must be stopped")
+        };
         assert!(e.message.contains("limit"), "{e}");
     }
 

@@ -87,7 +87,7 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Archive> {
                     kind: EntryKind::File,
                     size: size - pos,
                     meta: Vec::new(),
-                    content: Content::Extents(vec![pos..size]),
+                    content: Content::Extents(crate::extent(pos..size)),
                 });
             } else if a.archives == 0 {
                 return Err(Error::corrupt(format!(
@@ -273,7 +273,7 @@ fn parse_one(
                 Role::Data,
             ));
         }
-        let mut content = Content::Extents(vec![data_start..data_end]);
+        let mut content = Content::Extents(crate::extent(data_start..data_end));
         if ekind == EntryKind::Symlink {
             let t = read_vec_at(src, data_start, filesize, limits.max_name as u64)
                 .ctx(|| format!("cpio symlink target of {path}"))?;

@@ -450,7 +450,7 @@ impl Walker<'_> {
             self.extents(&chain)
         } else {
             let s = self.bpb.root_offset();
-            vec![s..s + self.bpb.root_entries * 32]
+            crate::extent(s..s + self.bpb.root_entries * 32)
         };
         stack.push(("/".into(), root, 0));
         while let Some((path, extents, depth)) = stack.pop() {
@@ -731,7 +731,7 @@ fn long_name(lfn: &[(u64, u8, [u16; 13], u8)], sum: u8) -> Option<String> {
 }
 
 fn short_name(n: &[u8], case: u8) -> String {
-    let mut base: Vec<u8> = n[..8].iter().copied().collect();
+    let mut base: Vec<u8> = n[..8].to_vec();
     while base.last() == Some(&b' ') {
         base.pop();
     }

@@ -120,7 +120,9 @@ impl ReadAt for std::sync::Arc<Vec<u8>> {
         self.len() as u64
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let Ok(start) = usize::try_from(offset) else { return Ok(0) };
+        let Ok(start) = usize::try_from(offset) else {
+            return Ok(0);
+        };
         if start >= self.len() {
             return Ok(0);
         }

@@ -287,6 +287,11 @@ fn read_upto(src: &dyn io::ReadAt, offset: u64, buf: &mut [u8]) -> usize {
     done
 }
 
+/// A one-extent list (a member stored contiguously).
+pub(crate) fn extent(r: Range<u64>) -> Vec<Range<u64>> {
+    vec![r]
+}
+
 /// Little-endian integer readers over slices; callers check lengths first.
 pub(crate) mod le {
     pub fn u16(b: &[u8], at: usize) -> u16 {

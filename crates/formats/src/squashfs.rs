@@ -272,19 +272,24 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
     if sb.flags & 0x0400 != 0 {
         let (data, next) = r.metablock(SUPERBLOCK, "compressor options", &mut img.layout)?;
         let mut l = Layout::new();
-        let mut s = l.structure("compressor options", 0, data.len() as u64);
-        s = match comp {
-            Compression::Xz => s
-                .field("dictionary size", 0, 4, Decode::U32Le, Role::Size)
-                .field("executable filters", 4, 4, Decode::Hex32Le, Role::Flags),
-            Compression::Gzip => s
-                .field("compression level", 0, 4, Decode::U32Le, Role::Data)
-                .field("window size", 4, 2, Decode::U16Le, Role::Size)
-                .field("strategies", 6, 2, Decode::Hex16Le, Role::Flags),
-            Compression::Zstd => s.field("compression level", 0, 4, Decode::U32Le, Role::Data),
-            _ => s.field("options", 0, data.len() as u32, Decode::Bytes, Role::Data),
-        };
-        drop(s);
+        let s = l.structure("compressor options", 0, data.len() as u64);
+        match comp {
+            Compression::Xz => {
+                s.field("dictionary size", 0, 4, Decode::U32Le, Role::Size)
+                    .field("executable filters", 4, 4, Decode::Hex32Le, Role::Flags);
+            }
+            Compression::Gzip => {
+                s.field("compression level", 0, 4, Decode::U32Le, Role::Data)
+                    .field("window size", 4, 2, Decode::U16Le, Role::Size)
+                    .field("strategies", 6, 2, Decode::Hex16Le, Role::Flags);
+            }
+            Compression::Zstd => {
+                s.field("compression level", 0, 4, Decode::U32Le, Role::Data);
+            }
+            _ => {
+                s.field("options", 0, data.len() as u32, Decode::Bytes, Role::Data);
+            }
+        }
         img.tables.push(Table {
             name: "compressor options (decompressed)".into(),
             data: Arc::new(data),
@@ -698,7 +703,6 @@ impl Reader<'_> {
                 Role::Pointer,
             );
         }
-        drop(s);
         raw.chunks_exact(8).map(|c| crate::le::u64(c, 0)).collect()
     }
 
@@ -1403,6 +1407,9 @@ impl Image {
     }
 }
 
+/// A decompressed block, shared between readers.
+type Block = Arc<Vec<u8>>;
+
 /// Fragment blocks kept decompressed, per reader.
 const FRAGMENT_CACHE: usize = 32;
 
@@ -1414,7 +1421,7 @@ pub struct DataReader {
     comp: Compression,
     block_size: u32,
     fragments: Arc<Vec<Fragment>>,
-    cache: Arc<Mutex<Vec<(u32, Arc<Vec<u8>>)>>>,
+    cache: Arc<Mutex<Vec<(u32, Block)>>>,
 }
 
 impl DataReader {
@@ -1433,7 +1440,9 @@ impl DataReader {
                 return Ok(b.clone());
             }
         }
-        let fr = self.fragment(index).ok_or_else(|| std::io::Error::other(format!("squashfs: fragment {index} does not exist")))?;
+        let fr = self.fragment(index).ok_or_else(|| {
+            std::io::Error::other(format!("squashfs: fragment {index} does not exist"))
+        })?;
         let b = Arc::new(self.load(fr.range(), fr.size & UNCOMPRESSED_BLOCK != 0)?);
         if let Ok(mut c) = self.cache.lock() {
             if c.len() >= FRAGMENT_CACHE {
@@ -1447,23 +1456,39 @@ impl DataReader {
     fn load(&self, r: std::ops::Range<u64>, raw: bool) -> std::io::Result<Vec<u8>> {
         let bs = self.block_size as usize;
         let stored = read_vec_at(&*self.src, r.start, r.end - r.start, bs as u64 + 1024)?;
-        if raw { Ok(stored) } else { self.comp.decompress(&stored, bs).map_err(|e| std::io::Error::other(e.message)) }
+        if raw {
+            Ok(stored)
+        } else {
+            self.comp
+                .decompress(&stored, bs)
+                .map_err(|e| std::io::Error::other(e.message))
+        }
     }
 
     /// The decompressed content of a regular file as a source, one block at a time.
     pub fn open(&self, data: &FileData) -> Result<Source> {
         if let Some((i, _)) = data.fragment {
-            self.fragment(i).ok_or_else(|| Error::corrupt(format!("squashfs: fragment {i} does not exist")))?;
+            self.fragment(i)
+                .ok_or_else(|| Error::corrupt(format!("squashfs: fragment {i} does not exist")))?;
         }
-        Ok(Arc::new(FileReader { reader: self.clone(), data: data.clone(), blocks: data.block_ranges(), cache: Mutex::new(None) }))
+        Ok(Arc::new(FileReader {
+            reader: self.clone(),
+            data: data.clone(),
+            blocks: data.block_ranges(),
+            cache: Mutex::new(None),
+        }))
     }
 
     /// The tail of a file stored in a fragment.
     pub fn tail(&self, data: &FileData) -> std::io::Result<Vec<u8>> {
-        let Some((i, off)) = data.fragment else { return Ok(Vec::new()) };
+        let Some((i, off)) = data.fragment else {
+            return Ok(Vec::new());
+        };
         let b = self.fragment_block(i)?;
         let (s, n) = (off as usize, data.tail_len() as usize);
-        b.get(s..s + n).map(<[u8]>::to_vec).ok_or_else(|| std::io::Error::other("squashfs: file tail lies outside its fragment block"))
+        b.get(s..s + n).map(<[u8]>::to_vec).ok_or_else(|| {
+            std::io::Error::other("squashfs: file tail lies outside its fragment block")
+        })
     }
 }
 
@@ -1472,7 +1497,7 @@ struct FileReader {
     data: FileData,
     blocks: Vec<(std::ops::Range<u64>, bool)>,
     /// The last decompressed block: `(block number, bytes)`.
-    cache: Mutex<Option<(usize, Arc<Vec<u8>>)>>,
+    cache: Mutex<Option<(usize, Block)>>,
 }
 
 impl FileReader {
@@ -1485,7 +1510,11 @@ impl FileReader {
             }
         }
         let (r, raw) = self.blocks[k].clone();
-        let bytes = if r.start == r.end { vec![0; self.data.block_size as usize] } else { self.reader.load(r, raw)? };
+        let bytes = if r.start == r.end {
+            vec![0; self.data.block_size as usize]
+        } else {
+            self.reader.load(r, raw)?
+        };
         let b = Arc::new(bytes);
         if let Ok(mut c) = self.cache.lock() {
             *c = Some((k, b.clone()));
@@ -1511,15 +1540,23 @@ impl ReadAt for FileReader {
             let b = self.block(k)?;
             let expect = (self.data.file_size - k as u64 * bs).min(bs) as usize;
             if b.len() < expect {
-                return Err(std::io::Error::other(format!("squashfs data block {k} decompressed to {} bytes, expected {expect}", b.len())));
+                return Err(std::io::Error::other(format!(
+                    "squashfs data block {k} decompressed to {} bytes, expected {expect}",
+                    b.len()
+                )));
             }
             (b, expect, within)
         } else {
-            let (i, off) = self.data.fragment.ok_or_else(|| std::io::Error::other("squashfs: file tail has no fragment"))?;
+            let (i, off) = self
+                .data
+                .fragment
+                .ok_or_else(|| std::io::Error::other("squashfs: file tail has no fragment"))?;
             let b = self.reader.fragment_block(i)?;
             let tail = self.data.tail_len() as usize;
             if off as usize + tail > b.len() {
-                return Err(std::io::Error::other("squashfs: file tail lies outside its fragment block"));
+                return Err(std::io::Error::other(
+                    "squashfs: file tail lies outside its fragment block",
+                ));
             }
             (b, tail, off as usize + within)
         };

@@ -155,7 +155,6 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Archive> {
                         }
                     }
                 }
-                drop(s);
                 pos = data + padded;
                 continue;
             }
@@ -278,7 +277,7 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Archive> {
                 stored,
                 Some(a.entries.len() as u32),
             );
-            content = Content::Extents(vec![data..data + stored]);
+            content = Content::Extents(crate::extent(data..data + stored));
         }
         if padded > stored {
             a.layout.region(

@@ -14,7 +14,11 @@ use isoforge_formats::{Content, Format, Limits, detect};
 /// Parses `bytes` as whatever it looks like and reads every member's content.
 fn exercise(bytes: Vec<u8>) {
     let src = mem(bytes);
-    let limits = Limits { max_metadata: 64 << 20, max_decompressed: 64 << 20, ..Limits::default() };
+    let limits = Limits {
+        max_metadata: 64 << 20,
+        max_decompressed: 64 << 20,
+        ..Limits::default()
+    };
     let read_all = |s: &dyn ReadAt| {
         let _ = read_vec_at(s, 0, s.size().min(1 << 20), 1 << 20);
     };
@@ -66,7 +70,9 @@ fn exercise(bytes: Vec<u8>) {
         }
         Format::Compressed(c) => {
             let _ = isoforge_formats::compress::layout(&*src, c);
-            if let Ok((out, _)) = isoforge_formats::compress::decompress(&src, c, limits.max_decompressed) {
+            if let Ok((out, _)) =
+                isoforge_formats::compress::decompress(&src, c, limits.max_decompressed)
+            {
                 read_all(&*out);
             }
         }
@@ -83,7 +89,11 @@ fn mutate(seed: u64, original: &[u8], rounds: usize, hot: usize) {
             _ => {
                 for _ in 0..=rng.below(8) {
                     // Mostly in the metadata-rich head, sometimes anywhere.
-                    let span = if rng.below(3) == 0 { b.len() } else { hot.min(b.len()) };
+                    let span = if rng.below(3) == 0 {
+                        b.len()
+                    } else {
+                        hot.min(b.len())
+                    };
                     let i = rng.below(span as u64) as usize;
                     b[i] = match rng.below(3) {
                         0 => rng.next() as u8,
@@ -120,8 +130,22 @@ fn images() -> (tempfile::TempDir, Vec<(String, Vec<u8>)>) {
              tar --format=pax -cf t.tar -C t .; ar rc a.a t/etc/f1 t/etc/f2; xz -c t.tar > t.tar.xz; zstd -q -c t.tar > t.tar.zst"
         ),
     );
-    let files = ["s.xz", "s.gz", "i.iso", "f.img", "c.cpio", "c.initrd", "t.tar", "a.a", "t.tar.xz", "t.tar.zst"];
-    let v = files.iter().map(|f| (f.to_string(), std::fs::read(d.path().join(f)).unwrap())).collect();
+    let files = [
+        "s.xz",
+        "s.gz",
+        "i.iso",
+        "f.img",
+        "c.cpio",
+        "c.initrd",
+        "t.tar",
+        "a.a",
+        "t.tar.xz",
+        "t.tar.zst",
+    ];
+    let v = files
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read(d.path().join(f)).unwrap()))
+        .collect();
     (d, v)
 }
 
@@ -130,7 +154,11 @@ fn random_corruption_never_panics() {
     let (_d, imgs) = images();
     for (i, (name, bytes)) in imgs.iter().enumerate() {
         // ISO metadata starts at 32 KiB; everything else near the start or end.
-        let hot = if name.ends_with(".iso") { 64 << 10 } else { bytes.len() };
+        let hot = if name.ends_with(".iso") {
+            64 << 10
+        } else {
+            bytes.len()
+        };
         mutate(0x9e37_79b9_7f4a_7c15 ^ i as u64, bytes, 150, hot);
         if name.starts_with("s.") {
             // squashfs tables live at the end.
@@ -157,16 +185,37 @@ fn patch_both_endian(b: &mut [u8], at: usize, v: u32) {
 fn iso_directory_loop_is_cut() {
     require("xorriso", "xorriso");
     let d = tmp();
-    sh(d.path(), "mkdir -p t/a/b/c; echo x > t/a/b/c/f; xorriso -no_rc -as mkisofs -R -o i.iso t 2>/dev/null");
+    sh(
+        d.path(),
+        "mkdir -p t/a/b/c; echo x > t/a/b/c/f; xorriso -no_rc -as mkisofs -R -o i.iso t 2>/dev/null",
+    );
     let mut b = std::fs::read(d.path().join("i.iso")).unwrap();
     let img = isoforge_formats::iso9660::parse(&*mem(b.clone()), &Limits::default()).unwrap();
-    let root_rec = img.layout.structures.iter().find(|s| s.name == "directory record '.' of /").unwrap();
-    let root_extent = u32::from_le_bytes(b[root_rec.start as usize + 2..root_rec.start as usize + 6].try_into().unwrap());
+    let root_rec = img
+        .layout
+        .structures
+        .iter()
+        .find(|s| s.name == "directory record '.' of /")
+        .unwrap();
+    let root_extent = u32::from_le_bytes(
+        b[root_rec.start as usize + 2..root_rec.start as usize + 6]
+            .try_into()
+            .unwrap(),
+    );
     // Point /a/b/c at the root directory: a loop back to an ancestor.
-    let c = img.layout.structures.iter().find(|s| s.name == "directory record of /a/b/c").unwrap();
+    let c = img
+        .layout
+        .structures
+        .iter()
+        .find(|s| s.name == "directory record of /a/b/c")
+        .unwrap();
     patch_both_endian(&mut b, c.start as usize + 2, root_extent);
     let img = isoforge_formats::iso9660::parse(&*mem(b), &Limits::default()).unwrap();
-    assert!(img.notes.iter().any(|n| n.contains("directory loop")), "{:?}", img.notes);
+    assert!(
+        img.notes.iter().any(|n| n.contains("directory loop")),
+        "{:?}",
+        img.notes
+    );
     assert!(img.entries.len() < 50);
 }
 
@@ -175,7 +224,10 @@ fn absurd_counts_and_sizes_are_refused() {
     require("mksquashfs", "squashfs-tools");
     require("cpio", "cpio");
     let d = tmp();
-    sh(d.path(), "mkdir t; echo x > t/f; mksquashfs t s -noappend -no-progress >/dev/null; (cd t && echo f | cpio -o -H newc --quiet > ../c)");
+    sh(
+        d.path(),
+        "mkdir t; echo x > t/f; mksquashfs t s -noappend -no-progress >/dev/null; (cd t && echo f | cpio -o -H newc --quiet > ../c)",
+    );
     // squashfs claiming 4 billion inodes.
     let mut s = std::fs::read(d.path().join("s")).unwrap();
     s[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
@@ -196,7 +248,10 @@ fn absurd_counts_and_sizes_are_refused() {
 fn dangerous_names_stay_labels() {
     require("cpio", "cpio");
     let d = tmp();
-    sh(d.path(), "mkdir -p w/in; echo secret > w/esc; (cd w/in && printf '../esc\\n' | cpio -o -H newc --quiet > ../../c)");
+    sh(
+        d.path(),
+        "mkdir -p w/in; echo secret > w/esc; (cd w/in && printf '../esc\\n' | cpio -o -H newc --quiet > ../../c)",
+    );
     let mut c = std::fs::read(d.path().join("c")).unwrap();
     let a = isoforge_formats::cpio::parse(&*mem(c.clone()), &Limits::default()).unwrap();
     assert_eq!(a.entries[0].path, "/../esc");
@@ -212,7 +267,14 @@ fn dangerous_names_stay_labels() {
 fn decompression_bombs_stop_at_the_limit() {
     let d = tmp();
     sh(d.path(), "head -c 50000000 /dev/zero | gzip -c > bomb.gz");
-    let src: Source = Arc::new(isoforge_formats::io::FileSource::open(&d.path().join("bomb.gz")).unwrap());
-    let e = isoforge_formats::compress::decompress(&src, isoforge_formats::compress::Codec::Gzip, 1 << 20).err().expect("refused");
+    let src: Source =
+        Arc::new(isoforge_formats::io::FileSource::open(&d.path().join("bomb.gz")).unwrap());
+    let e = isoforge_formats::compress::decompress(
+        &src,
+        isoforge_formats::compress::Codec::Gzip,
+        1 << 20,
+    )
+    .err()
+    .expect("refused");
     assert_eq!(e.kind, isoforge_formats::ErrorKind::Limit);
 }

@@ -44,13 +44,32 @@ const SCRIPT: &str = r#"
 "#;
 
 pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")?;
-    writeln!(out, "<meta name=\"viewport\" content=\"width=device-width\"><title>isoforge diff: {}</title>", esc(&r.summary))?;
+    writeln!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    )?;
+    writeln!(
+        out,
+        "<meta name=\"viewport\" content=\"width=device-width\"><title>isoforge diff: {}</title>",
+        esc(&r.summary)
+    )?;
     writeln!(out, "<style>{STYLE}</style></head><body>")?;
-    writeln!(out, "<h1>isoforge diff</h1><div>A: <code>{}</code><br>B: <code>{}</code></div>", esc(&r.a), esc(&r.b))?;
-    writeln!(out, "<div class=\"summary\" id=\"summary\">{}</div>", esc(&r.summary))?;
+    writeln!(
+        out,
+        "<h1>isoforge diff</h1><div>A: <code>{}</code><br>B: <code>{}</code></div>",
+        esc(&r.a),
+        esc(&r.b)
+    )?;
+    writeln!(
+        out,
+        "<div class=\"summary\" id=\"summary\">{}</div>",
+        esc(&r.summary)
+    )?;
     if !r.hints.is_empty() {
-        writeln!(out, "<h2>Hints</h2><table id=\"hints\"><tr><th>hint</th><th>cause</th><th>places</th><th>remedy</th></tr>")?;
+        writeln!(
+            out,
+            "<h2>Hints</h2><table id=\"hints\"><tr><th>hint</th><th>cause</th><th>places</th><th>remedy</th></tr>"
+        )?;
         for h in &r.hints {
             writeln!(
                 out,
@@ -64,7 +83,10 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out, "</table>")?;
     }
-    writeln!(out, "<h2>Differences</h2><div id=\"controls\"><button id=\"expand\">expand all</button> <button id=\"collapse\">collapse all</button><input id=\"filter\" placeholder=\"filter\"></div>")?;
+    writeln!(
+        out,
+        "<h2>Differences</h2><div id=\"controls\"><button id=\"expand\">expand all</button> <button id=\"collapse\">collapse all</button><input id=\"filter\" placeholder=\"filter\"></div>"
+    )?;
     writeln!(out, "<div id=\"diff-tree\" data-ready=\"0\">")?;
     match &r.root {
         Some(root) => node(root, 0, out)?,
@@ -93,7 +115,13 @@ fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {
         items.push(format!("<li><em>{}</em></li>", esc(note)));
     }
     for f in &n.fields {
-        items.push(format!("<li class=\"field\">{}: <code>{}</code> vs <code>{}</code>{}</li>", esc(&f.field), esc(&f.a), esc(&f.b), hint_tags(&f.hints)));
+        items.push(format!(
+            "<li class=\"field\">{}: <code>{}</code> vs <code>{}</code>{}</li>",
+            esc(&f.field),
+            esc(&f.a),
+            esc(&f.b),
+            hint_tags(&f.hints)
+        ));
     }
     if !items.is_empty() {
         writeln!(out, "<ul>{}</ul>", items.join(""))?;
@@ -107,21 +135,51 @@ fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {
             percent(b.attributed, b.differing)
         )?;
         if b.by_field.len() > 1 || b.ranges_omitted > 0 {
-            writeln!(out, "<li><details><summary>by kind of field ({} kinds)</summary><ul>", b.by_field.len())?;
+            writeln!(
+                out,
+                "<li><details><summary>by kind of field ({} kinds)</summary><ul>",
+                b.by_field.len()
+            )?;
             for f in &b.by_field {
-                let field = f.field.as_deref().map(|x| format!(", {x}")).unwrap_or_default();
-                writeln!(out, "<li>{} place(s), {} B: {}{} <small>(e.g. {})</small></li>", f.places, f.differing, esc(&f.structure), esc(&field), esc(&f.example))?;
+                let field = f
+                    .field
+                    .as_deref()
+                    .map(|x| format!(", {x}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "<li>{} place(s), {} B: {}{} <small>(e.g. {})</small></li>",
+                    f.places,
+                    f.differing,
+                    esc(&f.structure),
+                    esc(&field),
+                    esc(&f.example)
+                )?;
             }
             writeln!(out, "</ul></details></li>")?;
         }
         for a in &b.ranges {
-            writeln!(out, "<li class=\"attr\">@{:#x} ({} B) {}{}</li>", a.offset, a.differing, esc(&describe(a)), hint_tags(&a.hints))?;
+            writeln!(
+                out,
+                "<li class=\"attr\">@{:#x} ({} B) {}{}</li>",
+                a.offset,
+                a.differing,
+                esc(&describe(a)),
+                hint_tags(&a.hints)
+            )?;
         }
         if b.ranges_omitted > 0 {
             writeln!(out, "<li>… {} more</li>", b.ranges_omitted)?;
         }
         for u in &b.unattributed {
-            writeln!(out, "<li class=\"unattr\">unattributed @{:#x}+{}: A {} / B {}</li>", u.offset, u.len, esc(&u.hex_a), esc(&u.hex_b))?;
+            writeln!(
+                out,
+                "<li class=\"unattr\">unattributed @{:#x}+{}: A {} / B {}</li>",
+                u.offset,
+                u.len,
+                esc(&u.hex_a),
+                esc(&u.hex_b)
+            )?;
         }
         writeln!(out, "</ul></details>")?;
     }
@@ -143,7 +201,13 @@ fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {
         Some(ContentDiff::Hex { windows, more }) => {
             write!(out, "<pre class=\"hex\">")?;
             for w in windows {
-                writeln!(out, "{:#010x} A: {}\n           B: {}", w.offset, esc(&w.a), esc(&w.b))?;
+                writeln!(
+                    out,
+                    "{:#010x} A: {}\n           B: {}",
+                    w.offset,
+                    esc(&w.a),
+                    esc(&w.b)
+                )?;
             }
             if *more > 0 {
                 writeln!(out, "… {more} more")?;
@@ -159,7 +223,16 @@ fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {
 }
 
 fn hint_tags(h: &[Hint]) -> String {
-    h.iter().map(|h| format!("<span class=\"hint\" title=\"{}: {}\">{}</span>", esc(&h.cause), esc(&h.remedy), h.id)).collect()
+    h.iter()
+        .map(|h| {
+            format!(
+                "<span class=\"hint\" title=\"{}: {}\">{}</span>",
+                esc(&h.cause),
+                esc(&h.remedy),
+                h.id
+            )
+        })
+        .collect()
 }
 
 fn esc(s: &str) -> String {

@@ -46,10 +46,12 @@ pub fn render(r: &Report, f: OutputFormat, out: &mut dyn Write) -> io::Result<()
 pub(crate) fn describe(a: &Attribution) -> String {
     let val = |p: &Place| p.value.clone().unwrap_or_default();
     match (&a.a, &a.b) {
-        (Some(x), Some(y)) if x.structure == y.structure && x.field == y.field => match (&x.value, &y.value) {
-            (Some(_), Some(_)) => format!("{}: {} vs {}", x.label(), val(x), val(y)),
-            _ => x.label(),
-        },
+        (Some(x), Some(y)) if x.structure == y.structure && x.field == y.field => {
+            match (&x.value, &y.value) {
+                (Some(_), Some(_)) => format!("{}: {} vs {}", x.label(), val(x), val(y)),
+                _ => x.label(),
+            }
+        }
         (x, y) => {
             let side = |p: &Option<Place>| match p {
                 Some(p) if p.value.is_some() => format!("{} = {}", p.label(), val(p)),
@@ -62,5 +64,9 @@ pub(crate) fn describe(a: &Attribution) -> String {
 }
 
 pub(crate) fn percent(part: u64, whole: u64) -> String {
-    if whole == 0 { "100%".into() } else { format!("{:.1}%", 100.0 * part as f64 / whole as f64) }
+    if whole == 0 {
+        "100%".into()
+    } else {
+        format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+    }
 }

@@ -18,7 +18,14 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !r.hints.is_empty() {
         writeln!(out, "\nHints (known causes and remedies):")?;
         for h in &r.hints {
-            writeln!(out, "  [{}] {} ({} place(s), e.g. {})", h.id, h.cause, h.occurrences, h.examples.first().map_or("", String::as_str))?;
+            writeln!(
+                out,
+                "  [{}] {} ({} place(s), e.g. {})",
+                h.id,
+                h.cause,
+                h.occurrences,
+                h.examples.first().map_or("", String::as_str)
+            )?;
             writeln!(out, "      remedy: {}", h.remedy)?;
         }
     }
@@ -38,7 +45,14 @@ fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{pad}note: {note}")?;
     }
     for f in &n.fields {
-        writeln!(out, "{pad}{}: {} vs {}{}", f.field, f.a, f.b, tags(&f.hints))?;
+        writeln!(
+            out,
+            "{pad}{}: {} vs {}{}",
+            f.field,
+            f.a,
+            f.b,
+            tags(&f.hints)
+        )?;
     }
     if let Some(b) = &n.bytes {
         writeln!(
@@ -53,21 +67,48 @@ fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {
         if b.by_field.len() > 1 || b.ranges_omitted > 0 {
             writeln!(out, "{pad}  by kind of field:")?;
             for f in &b.by_field {
-                let field = f.field.as_deref().map(|x| format!(", {x}")).unwrap_or_default();
-                writeln!(out, "{pad}    {} place(s), {} byte(s): {}{field} (e.g. {})", f.places, f.differing, f.structure, f.example)?;
+                let field = f
+                    .field
+                    .as_deref()
+                    .map(|x| format!(", {x}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{pad}    {} place(s), {} byte(s): {}{field} (e.g. {})",
+                    f.places, f.differing, f.structure, f.example
+                )?;
             }
         }
         for a in &b.ranges {
-            writeln!(out, "{pad}  @{:#x} ({} byte(s) differ) {}{}", a.offset, a.differing, describe(a), tags(&a.hints))?;
+            writeln!(
+                out,
+                "{pad}  @{:#x} ({} byte(s) differ) {}{}",
+                a.offset,
+                a.differing,
+                describe(a),
+                tags(&a.hints)
+            )?;
         }
         if b.ranges_omitted > 0 {
-            writeln!(out, "{pad}  … {} more attributed range(s)", b.ranges_omitted)?;
+            writeln!(
+                out,
+                "{pad}  … {} more attributed range(s)",
+                b.ranges_omitted
+            )?;
         }
         for u in &b.unattributed {
-            writeln!(out, "{pad}  UNATTRIBUTED @{:#x}+{} ({} byte(s) differ)\n{pad}    A: {}\n{pad}    B: {}", u.offset, u.len, u.differing, u.hex_a, u.hex_b)?;
+            writeln!(
+                out,
+                "{pad}  UNATTRIBUTED @{:#x}+{} ({} byte(s) differ)\n{pad}    A: {}\n{pad}    B: {}",
+                u.offset, u.len, u.differing, u.hex_a, u.hex_b
+            )?;
         }
         if b.unattributed_omitted > 0 {
-            writeln!(out, "{pad}  … {} more unattributed range(s)", b.unattributed_omitted)?;
+            writeln!(
+                out,
+                "{pad}  … {} more unattributed range(s)",
+                b.unattributed_omitted
+            )?;
         }
     }
     match &n.content {
@@ -78,7 +119,11 @@ fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {
         }
         Some(ContentDiff::Hex { windows, more }) => {
             for w in windows {
-                writeln!(out, "{pad}@{:#010x} A: {}\n{pad}            B: {}", w.offset, w.a, w.b)?;
+                writeln!(
+                    out,
+                    "{pad}@{:#010x} A: {}\n{pad}            B: {}",
+                    w.offset, w.a, w.b
+                )?;
             }
             if *more > 0 {
                 writeln!(out, "{pad}… {more} more differing range(s)")?;
@@ -99,6 +144,9 @@ fn tags(h: &[crate::report::Hint]) -> String {
     if h.is_empty() {
         String::new()
     } else {
-        format!("  [{}]", h.iter().map(|h| h.id).collect::<Vec<_>>().join(", "))
+        format!(
+            "  [{}]",
+            h.iter().map(|h| h.id).collect::<Vec<_>>().join(", ")
+        )
     }
 }

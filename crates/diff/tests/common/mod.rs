@@ -17,7 +17,10 @@ pub fn require(tool: &str, package: &str) {
         .unwrap_or(false)
         || Path::new("/usr/sbin").join(tool).is_file()
         || Path::new("/sbin").join(tool).is_file();
-    assert!(found, "required tool `{tool}` is missing: apt-get install {package} (see crates/diff/APT-PACKAGES)");
+    assert!(
+        found,
+        "required tool `{tool}` is missing: apt-get install {package} (see crates/diff/APT-PACKAGES)"
+    );
 }
 
 /// Runs a shell script in `dir` with a fixed environment; panics with its output on failure.
@@ -30,7 +33,13 @@ pub fn sh(dir: &Path, script: &str) {
         .current_dir(dir)
         .env("LC_ALL", "C.UTF-8")
         .env("TZ", "UTC")
-        .env("PATH", format!("/usr/sbin:/sbin:{}", std::env::var("PATH").unwrap_or_default()))
+        .env(
+            "PATH",
+            format!(
+                "/usr/sbin:/sbin:{}",
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
         .env("MTOOLS_SKIP_CHECK", "1")
         .output()
         .expect("bash runs");
@@ -47,7 +56,10 @@ pub fn tmp() -> tempfile::TempDir {
 }
 
 pub fn report(a: &Path, b: &Path) -> Report {
-    let opts = Options { source_date_epoch: Some(SDE), ..Options::default() };
+    let opts = Options {
+        source_date_epoch: Some(SDE),
+        ..Options::default()
+    };
     diff(a, b, &opts).unwrap_or_else(|e| panic!("diff {} {}: {e}", a.display(), b.display()))
 }
 
@@ -66,16 +78,30 @@ pub fn node<'a>(r: &'a Report, path: &[&str]) -> &'a Node {
 /// Asserts that the node at `path` has a field change `field` whose values contain `a` and `b`.
 pub fn assert_field(r: &Report, path: &[&str], field: &str, a: &str, b: &str) {
     let n = node(r, path);
-    let f = n.fields.iter().find(|f| f.field == field).unwrap_or_else(|| {
-        let names: Vec<&str> = n.fields.iter().map(|f| f.field.as_str()).collect();
-        panic!("{}: no change of {field:?}; changes: {names:?}", n.location)
-    });
-    assert!(f.a.contains(a) && f.b.contains(b), "{}: {field} is {:?} vs {:?}, expected {a:?} vs {b:?}", n.location, f.a, f.b);
+    let f = n
+        .fields
+        .iter()
+        .find(|f| f.field == field)
+        .unwrap_or_else(|| {
+            let names: Vec<&str> = n.fields.iter().map(|f| f.field.as_str()).collect();
+            panic!("{}: no change of {field:?}; changes: {names:?}", n.location)
+        });
+    assert!(
+        f.a.contains(a) && f.b.contains(b),
+        "{}: {field} is {:?} vs {:?}, expected {a:?} vs {b:?}",
+        n.location,
+        f.a,
+        f.b
+    );
 }
 
 /// All attributions of all byte reports.
 pub fn attributions(r: &Report) -> Vec<&Attribution> {
-    r.nodes().into_iter().filter_map(|n| n.bytes.as_ref()).flat_map(|b| b.ranges.iter()).collect()
+    r.nodes()
+        .into_iter()
+        .filter_map(|n| n.bytes.as_ref())
+        .flat_map(|b| b.ranges.iter())
+        .collect()
 }
 
 /// Asserts an attribution whose structure label (last element) contains `structure`, with
@@ -93,18 +119,29 @@ pub fn assert_attributed(r: &Report, structure: &str, field: &str, a: &str, b: &
     });
     if !hit {
         let mut text = Vec::new();
-        r.render(isoforge_diff::OutputFormat::Text, &mut text).unwrap();
-        panic!("no attribution {structure:?} / {field:?}: {a:?} vs {b:?} in:\n{}", String::from_utf8_lossy(&text));
+        r.render(isoforge_diff::OutputFormat::Text, &mut text)
+            .unwrap();
+        panic!(
+            "no attribution {structure:?} / {field:?}: {a:?} vs {b:?} in:\n{}",
+            String::from_utf8_lossy(&text)
+        );
     }
 }
 
 /// Every byte report in the tree attributes all its differing bytes.
 pub fn assert_fully_attributed(r: &Report) {
     assert!(r.differing_bytes > 0, "expected differing bytes");
-    assert_eq!(r.attributed_bytes, r.differing_bytes, "outer bytes not all attributed");
+    assert_eq!(
+        r.attributed_bytes, r.differing_bytes,
+        "outer bytes not all attributed"
+    );
     for n in r.nodes() {
         if let Some(b) = &n.bytes {
-            assert_eq!(b.attributed, b.differing, "{}: unattributed ranges {:?}", n.location, b.unattributed);
+            assert_eq!(
+                b.attributed, b.differing,
+                "{}: unattributed ranges {:?}",
+                n.location, b.unattributed
+            );
             assert!(b.unattributed.is_empty());
         }
     }

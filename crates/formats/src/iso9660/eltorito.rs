@@ -194,7 +194,7 @@ pub fn catalog(src: &dyn ReadAt, lba: u32, sys: &[u8], img: &mut Image) {
                     kind: EntryKind::File,
                     size: len,
                     meta: Vec::new(),
-                    content: Content::Extents(vec![start..start + len]),
+                    content: Content::Extents(crate::extent(start..start + len)),
                 });
                 n
             }

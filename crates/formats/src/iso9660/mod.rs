@@ -91,7 +91,6 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
                 } else {
                     s = s.field("boot system use", 71, 1977, Decode::Bytes, Role::Data);
                 }
-                drop(s);
             }
             1 => {
                 vd_layout(&mut img.layout, at, "primary volume descriptor", false);
@@ -174,9 +173,19 @@ fn system_area(src: &dyn ReadAt, sys: &[u8], limits: &Limits, img: &mut Image) {
     match Gpt::read(src, 1, limits) {
         Ok(Some(gpt)) => {
             gpt.layout(&mut img.layout, "primary");
-            for p in gpt.partitions.iter().filter(|p| p.type_guid == crate::hfsplus::GPT_TYPE) {
+            for p in gpt
+                .partitions
+                .iter()
+                .filter(|p| p.type_guid == crate::hfsplus::GPT_TYPE)
+            {
                 let s = p.first_lba.saturating_mul(512);
-                hfs.push((s, p.last_lba.saturating_add(1).saturating_mul(512).saturating_sub(s)));
+                hfs.push((
+                    s,
+                    p.last_lba
+                        .saturating_add(1)
+                        .saturating_mul(512)
+                        .saturating_sub(s),
+                ));
             }
             match Gpt::read(src, gpt.alternate_lba, limits) {
                 Ok(Some(backup)) if backup.header_lba != 1 => {
@@ -255,7 +264,7 @@ fn appended_partitions(src: &dyn ReadAt, sys: &[u8], limits: &Limits, img: &mut 
             kind: EntryKind::File,
             size: e - s,
             meta: Vec::new(),
-            content: Content::Extents(vec![s..e]),
+            content: Content::Extents(crate::extent(s..e)),
         });
     }
 }
@@ -534,7 +543,6 @@ impl Walker<'_> {
                     Role::Padding,
                 );
             }
-            drop(s);
             paths.push(path);
             if paths.len() > self.limits.max_entries {
                 return Err(Error::limit(format!(

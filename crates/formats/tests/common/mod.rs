@@ -16,7 +16,10 @@ pub fn require(tool: &str, package: &str) {
         .unwrap_or(false)
         || Path::new("/usr/sbin").join(tool).is_file()
         || Path::new("/sbin").join(tool).is_file();
-    assert!(found, "required tool `{tool}` is missing: apt-get install {package} (see crates/diff/APT-PACKAGES)");
+    assert!(
+        found,
+        "required tool `{tool}` is missing: apt-get install {package} (see crates/diff/APT-PACKAGES)"
+    );
 }
 
 /// Runs a bash script in `dir`; panics with its output on failure; returns stdout.
@@ -26,11 +29,21 @@ pub fn sh(dir: &Path, script: &str) -> String {
         .current_dir(dir)
         .env("LC_ALL", "C.UTF-8")
         .env("TZ", "UTC")
-        .env("PATH", format!("/usr/sbin:/sbin:{}", std::env::var("PATH").unwrap_or_default()))
+        .env(
+            "PATH",
+            format!(
+                "/usr/sbin:/sbin:{}",
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
         .env("MTOOLS_SKIP_CHECK", "1")
         .output()
         .expect("bash runs");
-    assert!(out.status.success(), "script failed:\n{script}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "script failed:\n{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -46,7 +46,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let sde = match args.source_date_epoch {
         Some(s) => Some(s),
         None => match std::env::var("SOURCE_DATE_EPOCH") {
-            Ok(v) => Some(v.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not an integer number of seconds"))?),
+            Ok(v) => Some(v.trim().parse::<i64>().with_context(|| {
+                format!("SOURCE_DATE_EPOCH={v:?} is not an integer number of seconds")
+            })?),
             Err(_) => None,
         },
     };
@@ -55,10 +57,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         s.enable_steady_tick(std::time::Duration::from_millis(120));
         s
     });
-    let mut opts = Options { max_depth: args.max_depth, source_date_epoch: sde, ..Options::default() };
+    let mut opts = Options {
+        max_depth: args.max_depth,
+        source_date_epoch: sde,
+        ..Options::default()
+    };
     if let Some(s) = &spinner {
         let s = s.clone();
-        opts.progress = Some(Arc::new(move |what: &str| s.set_message(format!("comparing {what}"))));
+        opts.progress = Some(Arc::new(move |what: &str| {
+            s.set_message(format!("comparing {what}"))
+        }));
     }
     let report = isoforge_diff::diff(&args.a, &args.b, &opts)?;
     if let Some(s) = spinner {
@@ -72,7 +80,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     match &args.output {
         Some(p) => {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?);
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("cannot create {}", p.display()))?,
+            );
             report.render(format, &mut f)?;
             f.flush()?;
             eprintln!("{}", report.summary());
@@ -98,7 +109,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 /// Copies both sides of one member to a temporary directory and runs diffoscope on them.
 fn diffoscope(args: &Args, opts: &Options, report: &Report, loc: &str) -> anyhow::Result<()> {
     let location = if loc.is_empty() {
-        let leaf = report.nodes().into_iter().filter(|n| n.content.is_some()).find(|n| n.location.contains(isoforge_diff::report::LOCATION_SEP));
+        let leaf = report
+            .nodes()
+            .into_iter()
+            .filter(|n| n.content.is_some())
+            .find(|n| n.location.contains(isoforge_diff::report::LOCATION_SEP));
         match leaf {
             Some(n) => n.location.clone(),
             None => bail!("--diffoscope: no differing member to hand over (give a LOCATION)"),
@@ -106,10 +121,19 @@ fn diffoscope(args: &Args, opts: &Options, report: &Report, loc: &str) -> anyhow
     } else {
         loc.to_string()
     };
-    let tool = which("diffoscope").context("--diffoscope: diffoscope is not installed (apt-get install diffoscope-minimal)")?;
+    let tool = which("diffoscope").context(
+        "--diffoscope: diffoscope is not installed (apt-get install diffoscope-minimal)",
+    )?;
     let dir = tempfile::tempdir()?;
     let (a, b) = isoforge_diff::extract_member(&args.a, &args.b, &location, opts, dir.path())?;
-    let out = Command::new(tool).arg("--text").arg("-").arg("--no-progress").arg(&a).arg(&b).output().context("running diffoscope")?;
+    let out = Command::new(tool)
+        .arg("--text")
+        .arg("-")
+        .arg("--no-progress")
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .context("running diffoscope")?;
     let text = String::from_utf8_lossy(&out.stdout);
     let header = format!("\n== diffoscope on {location} ==\n");
     match &args.output {
@@ -121,11 +145,18 @@ fn diffoscope(args: &Args, opts: &Options, report: &Report, loc: &str) -> anyhow
         None => print!("{header}{text}"),
     }
     if !out.status.success() && out.status.code() != Some(1) {
-        bail!("diffoscope failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "diffoscope failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
 
 fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
 }
