@@ -288,7 +288,8 @@ mod tests {
                 differing: 4
             }]
         );
-        let w = r.window(&[7..8], &a, &b, 1, 1).unwrap();
+        let one = 7..8;
+        let w = r.window(&[one], &a, &b, 1, 1).unwrap();
         assert_eq!(
             w.runs,
             vec![Run {
