@@ -621,18 +621,10 @@ fn meta_diff(container: &str, a: &Entry, b: &Entry, ctx: &HintCtx) -> Vec<FieldC
 
 impl Engine<'_> {
     /// Compares two directory trees (no bytes of their own: members only).
-    pub fn directories(
-        &self,
-        name: &str,
-        a: &std::path::Path,
-        b: &std::path::Path,
-        pa: Parsed,
-        pb: Parsed,
-    ) -> Option<Node> {
+    pub fn directories(&self, name: &str, pa: Parsed, pb: Parsed) -> Option<Node> {
         let mut node = Node::new(name, name, "directory", Change::Modified);
         let none: Source = Arc::new(MemSource(Vec::new()));
         let runs = Runs::default();
-        let _ = (a, b);
         self.members(&mut node, &pa, &pb, &none, &none, &runs, 0);
         (!node.children.is_empty() || !node.notes.is_empty()).then_some(node)
     }

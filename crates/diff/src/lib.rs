@@ -60,10 +60,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
-use isoforge_formats::io::{FileSource, Source};
+use isoforge_formats::io::FileSource;
 
 pub use extract::extract_member;
 pub use isoforge_formats::Limits;
+pub use isoforge_formats::io::Source;
 pub use render::OutputFormat;
 pub use report::{Change, Node, Report};
 
@@ -139,44 +140,24 @@ pub fn diff(a: &Path, b: &Path, opts: &Options) -> Result<Report, Error> {
     }
     let ma = std::fs::metadata(a).map_err(open_err(a))?;
     let mb = std::fs::metadata(b).map_err(open_err(b))?;
-    let mut hctx = hints::HintCtx {
-        source_date_epoch: opts.source_date_epoch,
-        build_times: [&ma, &mb]
-            .iter()
-            .filter_map(|m| m.modified().ok())
-            .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs() as i64)
-            .collect(),
-        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .map(|s| s.trim().to_string()),
-        user: std::env::var("USER").ok(),
-    };
-    if hctx.hostname.as_deref() == Some("localhost") {
-        hctx.hostname = None;
-    }
-    let engine = engine::Engine {
-        opts,
-        hctx,
-        done: AtomicUsize::new(0),
-    };
+    let build_times: Vec<i64> = [&ma, &mb]
+        .iter()
+        .filter_map(|m| m.modified().ok())
+        .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .collect();
+    let engine = engine(opts, build_times);
     let name = root_name(a, b);
     let (root, differing, attributed) = match (ma.is_dir(), mb.is_dir()) {
         (true, true) => {
             let pa = containers::directory(a, &opts.limits).map_err(open_err(a))?;
             let pb = containers::directory(b, &opts.limits).map_err(open_err(b))?;
-            (engine.directories(&name, a, b, pa, pb), 0, 0)
+            (engine.directories(&name, pa, pb), 0, 0)
         }
         (false, false) => {
             let sa: Source = Arc::new(FileSource::open(a).map_err(open_err(a))?);
             let sb: Source = Arc::new(FileSource::open(b).map_err(open_err(b))?);
-            let out = engine.stream(&name, &name, sa, sb, None, engine::Coords::Own, 0, None);
-            let (d, at) = out
-                .node
-                .as_ref()
-                .and_then(|n| n.bytes.as_ref())
-                .map_or((0, 0), |r| (r.differing, r.attributed));
-            (out.node, d, at)
+            return Ok(compare_sources(&engine, &name, &a.display().to_string(), &b.display().to_string(), sa, sb));
         }
         _ => {
             return Err(Error::Mixed {
@@ -185,14 +166,25 @@ pub fn diff(a: &Path, b: &Path, opts: &Options) -> Result<Report, Error> {
             });
         }
     };
-    Ok(Report::build(
-        a,
-        b,
-        root,
-        differing,
-        attributed,
-        opts.source_date_epoch,
-    ))
+    Ok(Report::build(&a.display().to_string(), &b.display().to_string(), root, differing, attributed, opts.source_date_epoch))
+}
+
+/// Compares two byte sources (already open, in memory or on disk) named `a` and `b`.
+pub fn diff_sources(a: &str, b: &str, sa: Source, sb: Source, opts: &Options) -> Report {
+    let name = if a == b { a.to_string() } else { format!("{a} ↔ {b}") };
+    compare_sources(&engine(opts, Vec::new()), &name, a, b, sa, sb)
+}
+
+fn compare_sources(engine: &engine::Engine<'_>, name: &str, a: &str, b: &str, sa: Source, sb: Source) -> Report {
+    let out = engine.stream(name, name, sa, sb, None, engine::Coords::Own, 0, None);
+    let (d, at) = out.node.as_ref().and_then(|n| n.bytes.as_ref()).map_or((0, 0), |r| (r.differing, r.attributed));
+    Report::build(a, b, out.node, d, at, engine.opts.source_date_epoch)
+}
+
+fn engine(opts: &Options, build_times: Vec<i64>) -> engine::Engine<'_> {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_string()).filter(|h| h != "localhost");
+    let hctx = hints::HintCtx { source_date_epoch: opts.source_date_epoch, build_times, hostname, user: std::env::var("USER").ok() };
+    engine::Engine { opts, hctx, done: AtomicUsize::new(0) }
 }
 
 fn root_name(a: &Path, b: &Path) -> String {

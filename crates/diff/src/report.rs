@@ -171,16 +171,16 @@ pub struct HintSummary {
 
 impl Report {
     pub(crate) fn build(
-        a: &std::path::Path,
-        b: &std::path::Path,
+        a: &str,
+        b: &str,
         root: Option<Node>,
         differing: u64,
         attributed: u64,
         sde: Option<i64>,
     ) -> Self {
         let mut r = Report {
-            a: a.display().to_string(),
-            b: b.display().to_string(),
+            a: a.to_string(),
+            b: b.to_string(),
             identical: root.is_none(),
             summary: String::new(),
             differing_bytes: differing,

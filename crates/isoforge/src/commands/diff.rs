@@ -30,6 +30,9 @@ pub struct Args {
     /// Write the report to FILE instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also write the HTML report to FILE (one comparison, two reports).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Compare containers nested deeper than N as raw bytes (the inputs are depth 0).
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub max_depth: usize,
@@ -97,6 +100,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 r => r?,
             }
         }
+    }
+    if let Some(p) = &args.html {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?);
+        report.render(OutputFormat::Html, &mut f)?;
+        f.flush()?;
     }
     if let Some(loc) = &args.diffoscope {
         if !report.is_identical() {
