@@ -148,8 +148,9 @@ pub fn compare(a: &dyn ReadAt, b: &dyn ReadAt) -> io::Result<Runs> {
     let (la, lb) = (a.size(), b.size());
     let common = la.min(lb);
     let mut out = Builder::new();
-    let mut ba = vec![0u8; CHUNK];
-    let mut bb = vec![0u8; CHUNK];
+    // Small members are common: size the buffers by what is compared.
+    let n = common.min(CHUNK as u64) as usize;
+    let (mut ba, mut bb) = (vec![0u8; n], vec![0u8; n]);
     let mut pos = 0u64;
     while pos < common {
         let n = (common - pos).min(CHUNK as u64) as usize;

@@ -130,7 +130,7 @@ pub struct FileSystem {
 pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<FileSystem> {
     let mut b0 = [0u8; 512];
     read_exact_at(src, 0, &mut b0).ctx(|| "FAT boot sector".into())?;
-    let bpb = Bpb::parse(&b0)
+    let mut bpb = Bpb::parse(&b0)
         .ok_or_else(|| Error::corrupt("FAT: boot sector parameters are not valid"))?;
     let fat_bytes = bpb.fat_sectors * bpb.bps;
     if fat_bytes > limits.max_metadata {
@@ -140,6 +140,16 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<FileSystem> {
     }
     let fat = read_vec_at(src, bpb.fat_offset(0), fat_bytes, limits.max_metadata)
         .ctx(|| "FAT allocation table #1".into())?;
+    // A hostile boot sector may claim billions of clusters: count only those the allocation
+    // table can describe and the image can hold.
+    let bits = match bpb.kind {
+        FatType::Fat12 => 12,
+        FatType::Fat16 => 16,
+        FatType::Fat32 => 32,
+    };
+    let in_table = (fat_bytes * 8 / bits).saturating_sub(2);
+    let in_image = src.size() / bpb.cluster_bytes() + 1;
+    bpb.clusters = bpb.clusters.min(u32::try_from(in_table.min(in_image)).unwrap_or(u32::MAX));
     let serial_at = if bpb.kind == FatType::Fat32 { 67 } else { 39 };
     let mut fs = FileSystem {
         kind: bpb.kind,

@@ -401,6 +401,7 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
     }
     let id_list: Vec<u32> = ids.chunks_exact(4).map(|c| crate::le::u32(c, 0)).collect();
 
+    let fragment_count = img.fragments.len();
     let mut walk = Walk {
         img: &mut img,
         sb: &sb,
@@ -418,7 +419,8 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
         inode_paths: BTreeMap::new(),
         dir_paths: BTreeMap::new(),
         data_seen: HashSet::new(),
-        frag_users: vec![Vec::new(); sb.frag_count.min(1 << 24) as usize],
+        // Sized by the fragment table actually read, never by the superblock's claim.
+        frag_users: vec![Vec::new(); fragment_count],
     };
     walk.run();
     let Walk {
