@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use isoforge_formats::io::{MemSource, Source, read_vec_at};
 use isoforge_formats::squashfs::{DataReader, FileData};
@@ -21,7 +20,6 @@ use crate::runs::{self, Runs};
 pub struct Engine<'a> {
     pub opts: &'a Options,
     pub hctx: HintCtx,
-    pub done: AtomicUsize,
 }
 
 /// What comparing a stream yields: the node (if different) and, for the parent's byte
@@ -151,7 +149,6 @@ impl Engine<'_> {
                 Err(e) => node.notes.push(format!("byte attribution stopped: {e}")),
             }
         }
-        self.done.fetch_add(1, Ordering::Relaxed);
         Outcome {
             node: Some(node),
             trees,

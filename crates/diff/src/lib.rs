@@ -58,7 +58,6 @@ pub mod runs;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 
 use isoforge_formats::io::FileSource;
 
@@ -184,7 +183,7 @@ fn compare_sources(engine: &engine::Engine<'_>, name: &str, a: &str, b: &str, sa
 fn engine(opts: &Options, build_times: Vec<i64>) -> engine::Engine<'_> {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_string()).filter(|h| h != "localhost");
     let hctx = hints::HintCtx { source_date_epoch: opts.source_date_epoch, build_times, hostname, user: std::env::var("USER").ok() };
-    engine::Engine { opts, hctx, done: AtomicUsize::new(0) }
+    engine::Engine { opts, hctx }
 }
 
 fn root_name(a: &Path, b: &Path) -> String {

@@ -8,77 +8,8 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use isoforge_formats::io::{ReadAt, Source, Window, read_vec_at};
-use isoforge_formats::{Content, Format, Limits, detect};
-
-/// Parses `bytes` as whatever it looks like and reads every member's content.
-fn exercise(bytes: Vec<u8>) {
-    let src = mem(bytes);
-    let limits = Limits {
-        max_metadata: 64 << 20,
-        max_decompressed: 64 << 20,
-        ..Limits::default()
-    };
-    let read_all = |s: &dyn ReadAt| {
-        let _ = read_vec_at(s, 0, s.size().min(1 << 20), 1 << 20);
-    };
-    let windows = |entries: &[isoforge_formats::Entry]| {
-        for e in entries {
-            if let Content::Extents(x) = &e.content {
-                read_all(&Window::new(src.clone(), x));
-            }
-        }
-    };
-    match detect(&*src) {
-        Format::Iso9660 => {
-            if let Ok(i) = isoforge_formats::iso9660::parse(&*src, &limits) {
-                windows(&i.entries);
-            }
-        }
-        Format::Squashfs => {
-            if let Ok(i) = isoforge_formats::squashfs::parse(&*src, &limits) {
-                let r = i.data_reader(src.clone());
-                for e in &i.entries {
-                    if let Content::Squashfs(d) = &e.content {
-                        if let Ok(s) = r.open(d) {
-                            read_all(&*s);
-                        }
-                        let _ = r.tail(d);
-                    }
-                }
-            }
-        }
-        Format::Fat => {
-            if let Ok(f) = isoforge_formats::fat::parse(&*src, &limits) {
-                windows(&f.entries);
-            }
-        }
-        Format::Cpio => {
-            if let Ok(c) = isoforge_formats::cpio::parse(&*src, &limits) {
-                windows(&c.entries);
-            }
-        }
-        Format::Tar => {
-            if let Ok(t) = isoforge_formats::tar::parse(&*src, &limits) {
-                windows(&t.entries);
-            }
-        }
-        Format::Ar => {
-            if let Ok(a) = isoforge_formats::ar::parse(&*src, &limits) {
-                windows(&a.entries);
-            }
-        }
-        Format::Compressed(c) => {
-            let _ = isoforge_formats::compress::layout(&*src, c);
-            if let Ok((out, _)) =
-                isoforge_formats::compress::decompress(&src, c, limits.max_decompressed)
-            {
-                read_all(&*out);
-            }
-        }
-        Format::Unknown => {}
-    }
-}
+use isoforge_formats::Limits;
+use isoforge_formats::io::Source;
 
 fn mutate(seed: u64, original: &[u8], rounds: usize, hot: usize) {
     let mut rng = Rng(seed);
