@@ -156,7 +156,14 @@ pub fn diff(a: &Path, b: &Path, opts: &Options) -> Result<Report, Error> {
         (false, false) => {
             let sa: Source = Arc::new(FileSource::open(a).map_err(open_err(a))?);
             let sb: Source = Arc::new(FileSource::open(b).map_err(open_err(b))?);
-            return Ok(compare_sources(&engine, &name, &a.display().to_string(), &b.display().to_string(), sa, sb));
+            return Ok(compare_sources(
+                &engine,
+                &name,
+                &a.display().to_string(),
+                &b.display().to_string(),
+                sa,
+                sb,
+            ));
         }
         _ => {
             return Err(Error::Mixed {
@@ -165,24 +172,54 @@ pub fn diff(a: &Path, b: &Path, opts: &Options) -> Result<Report, Error> {
             });
         }
     };
-    Ok(Report::build(&a.display().to_string(), &b.display().to_string(), root, differing, attributed, opts.source_date_epoch))
+    Ok(Report::build(
+        &a.display().to_string(),
+        &b.display().to_string(),
+        root,
+        differing,
+        attributed,
+        opts.source_date_epoch,
+    ))
 }
 
 /// Compares two byte sources (already open, in memory or on disk) named `a` and `b`.
 pub fn diff_sources(a: &str, b: &str, sa: Source, sb: Source, opts: &Options) -> Report {
-    let name = if a == b { a.to_string() } else { format!("{a} ↔ {b}") };
+    let name = if a == b {
+        a.to_string()
+    } else {
+        format!("{a} ↔ {b}")
+    };
     compare_sources(&engine(opts, Vec::new()), &name, a, b, sa, sb)
 }
 
-fn compare_sources(engine: &engine::Engine<'_>, name: &str, a: &str, b: &str, sa: Source, sb: Source) -> Report {
+fn compare_sources(
+    engine: &engine::Engine<'_>,
+    name: &str,
+    a: &str,
+    b: &str,
+    sa: Source,
+    sb: Source,
+) -> Report {
     let out = engine.stream(name, name, sa, sb, None, engine::Coords::Own, 0, None);
-    let (d, at) = out.node.as_ref().and_then(|n| n.bytes.as_ref()).map_or((0, 0), |r| (r.differing, r.attributed));
+    let (d, at) = out
+        .node
+        .as_ref()
+        .and_then(|n| n.bytes.as_ref())
+        .map_or((0, 0), |r| (r.differing, r.attributed));
     Report::build(a, b, out.node, d, at, engine.opts.source_date_epoch)
 }
 
 fn engine(opts: &Options, build_times: Vec<i64>) -> engine::Engine<'_> {
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_string()).filter(|h| h != "localhost");
-    let hctx = hints::HintCtx { source_date_epoch: opts.source_date_epoch, build_times, hostname, user: std::env::var("USER").ok() };
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|h| h != "localhost");
+    let hctx = hints::HintCtx {
+        source_date_epoch: opts.source_date_epoch,
+        build_times,
+        hostname,
+        user: std::env::var("USER").ok(),
+    };
     engine::Engine { opts, hctx }
 }
 

@@ -25,10 +25,12 @@ ln -sfn issue b/etc/link
 echo new > b/etc/added
 echo old > a/etc/removed
 printf 'y' | dd of=b/srv/big bs=1 seek=300000 conv=notrunc status=none
+python3 -c "import os; os.setxattr('a/etc/issue', 'user.origin', b'build-1'); os.setxattr('b/etc/issue', 'user.origin', b'build-2')"
 "#;
 
 fn build(dir: &std::path::Path, comp: &str) {
     require("mksquashfs", "squashfs-tools");
+    require("python3", "python3");
     sh(dir, TREES);
     sh(
         dir,
@@ -64,6 +66,13 @@ fn planted_differences_are_reported_with_path_field_and_values() {
     assert_field(&r, &["/srv/data"], "uid", "0", "1000");
     assert_field(&r, &["/srv/data"], "gid", "0", "1000");
     assert_field(&r, &["/etc/link"], "symlink target", "motd", "issue");
+    assert_field(
+        &r,
+        &["/etc/issue"],
+        "xattr user.origin",
+        "build-1",
+        "build-2",
+    );
     assert_eq!(node(&r, &["/etc/added"]).change, Change::Added);
     assert_eq!(node(&r, &["/etc/removed"]).change, Change::Removed);
     match &node(&r, &["/srv/big"]).content {

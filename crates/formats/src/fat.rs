@@ -149,7 +149,9 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<FileSystem> {
     };
     let in_table = (fat_bytes * 8 / bits).saturating_sub(2);
     let in_image = src.size() / bpb.cluster_bytes() + 1;
-    bpb.clusters = bpb.clusters.min(u32::try_from(in_table.min(in_image)).unwrap_or(u32::MAX));
+    bpb.clusters = bpb
+        .clusters
+        .min(u32::try_from(in_table.min(in_image)).unwrap_or(u32::MAX));
     let serial_at = if bpb.kind == FatType::Fat32 { 67 } else { 39 };
     let mut fs = FileSystem {
         kind: bpb.kind,

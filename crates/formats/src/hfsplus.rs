@@ -89,6 +89,20 @@ pub fn layout(
     if let Err(e) = catalog(src, &cat, limits, &mut l) {
         notes.push(e.message);
     }
+    // Boot blocks before the volume header and the rest of the first and last blocks.
+    l.fill_gaps(
+        base..base + bs.max(2048).min(len),
+        "HFS+ reserved bytes around the volume header",
+        Role::Padding,
+    );
+    if len >= bs.max(2048) {
+        let last = base + len - bs.max(2048);
+        l.fill_gaps(
+            last..base + len,
+            "HFS+ reserved bytes around the alternate volume header",
+            Role::Padding,
+        );
+    }
     Ok((l, notes))
 }
 

@@ -118,6 +118,8 @@ pub enum Value {
     Text(String),
     Bytes(Vec<u8>),
     Time(Timestamp),
+    /// A time of day without a date (FAT time fields), in seconds.
+    TimeOfDay(u32),
     /// A date field that is all zeros or otherwise "not specified".
     Unset,
     /// A type+permission mode.
@@ -198,6 +200,7 @@ impl fmt::Display for Value {
                 write_hex(f, b)
             }
             Value::Time(t) => write!(f, "{t}"),
+            Value::TimeOfDay(s) => write!(f, "{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60),
             Value::Unset => f.write_str("(not set)"),
             Value::Mode(m) => write!(f, "{} ({:04o})", mode_string(*m), m & 0o7777),
             Value::Guid(g) => write!(f, "{}", guid_string(g)),
@@ -368,8 +371,12 @@ impl Decode {
             }
             Decode::FatTime => {
                 let t = le(2)? as u16;
-                let (h, m, s) = (t >> 11, (t >> 5) & 63, (t & 31) * 2);
-                Value::Text(format!("{h:02}:{m:02}:{s:02}"))
+                let (h, m, s) = (
+                    u32::from(t >> 11),
+                    u32::from((t >> 5) & 63),
+                    u32::from(t & 31) * 2,
+                );
+                Value::TimeOfDay(h * 3600 + m * 60 + s)
             }
             Decode::Guid => Value::Guid(b.get(..16)?.try_into().ok()?),
             Decode::Octal => Value::Int(ascii_num(b, 8)?),
@@ -575,6 +582,31 @@ impl Layout {
 
     pub fn is_empty(&self) -> bool {
         self.structures.is_empty()
+    }
+
+    /// Names every part of `range` that no structure covers yet.
+    pub fn fill_gaps(&mut self, range: std::ops::Range<u64>, name: &str, role: Role) {
+        let mut inside: Vec<(u64, u64)> = self
+            .structures
+            .iter()
+            .filter(|s| s.start < range.end && s.end() > range.start)
+            .map(|s| (s.start.max(range.start), s.end().min(range.end)))
+            .collect();
+        inside.sort_unstable();
+        let mut pos = range.start;
+        let mut gaps = Vec::new();
+        for (s, e) in inside {
+            if s > pos {
+                gaps.push((pos, s));
+            }
+            pos = pos.max(e);
+        }
+        if pos < range.end {
+            gaps.push((pos, range.end));
+        }
+        for (s, e) in gaps {
+            self.region(name, s, e - s, role);
+        }
     }
 
     /// Appends another layout whose coordinates start at `offset` in this one.

@@ -1256,7 +1256,10 @@ impl Walk<'_> {
                 Value::Text("(out-of-line value)".into())
             } else {
                 match kv.data.get(vstart..vstart + vlen) {
-                    Some(v) => Value::Bytes(v.to_vec()),
+                    Some(v) => match std::str::from_utf8(v) {
+                        Ok(t) if !t.chars().any(char::is_control) => Value::Text(t.to_string()),
+                        _ => Value::Bytes(v.to_vec()),
+                    },
                     None => break,
                 }
             };

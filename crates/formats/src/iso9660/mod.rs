@@ -146,6 +146,7 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
         visited: HashSet::new(),
         meta_bytes: 0,
         skip: 0,
+        ce_blocks: HashSet::new(),
     };
     walker.path_tables(&pvd, "", &mut img);
     walker.walk(&pvd[156..190], Tree::Primary, &mut img);
@@ -154,10 +155,21 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
         walker.path_tables(j, "Joliet ", &mut img);
         walker.walk(&j[156..190], Tree::Joliet, &mut img);
     }
+    let mut ce: Vec<u64> = walker.ce_blocks.iter().copied().collect();
+    ce.sort_unstable();
+    for b in ce {
+        let at = b * bs;
+        img.layout.fill_gaps(
+            at..(at + bs).min(src.size()),
+            "unused bytes of a Rock Ridge continuation block",
+            Role::Padding,
+        );
+    }
     if let Some(lba) = catalog {
         eltorito::catalog(src, lba, &sys, &mut img);
     }
     appended_partitions(src, &sys, limits, &mut img);
+    trailing_areas(src, &mut img);
     Ok(img)
 }
 
@@ -201,6 +213,11 @@ fn system_area(src: &dyn ReadAt, sys: &[u8], limits: &Limits, img: &mut Image) {
         Ok(None) => {}
         Err(e) => img.notes.push(e.message),
     }
+    img.layout.fill_gaps(
+        0..SYSTEM_AREA.min(src.size()),
+        "system area bytes not used by MBR, GPT or APM",
+        Role::Padding,
+    );
     hfs.sort_unstable();
     hfs.dedup_by_key(|h| h.0);
     for (start, len) in hfs {
@@ -266,6 +283,40 @@ fn appended_partitions(src: &dyn ReadAt, sys: &[u8], limits: &Limits, img: &mut 
             meta: Vec::new(),
             content: Content::Extents(crate::extent(s..e)),
         });
+    }
+}
+
+/// Names the padding xorriso writes after the last file (`-padding`, 300 KiB by default) and
+/// whatever follows the volume.
+fn trailing_areas(src: &dyn ReadAt, img: &mut Image) {
+    let vol_end = img
+        .volume_blocks
+        .saturating_mul(img.block_size)
+        .min(src.size());
+    let used_end = img
+        .layout
+        .structures
+        .iter()
+        .filter(|s| s.end() <= vol_end && s.start < vol_end.saturating_sub(64 << 10))
+        .map(Structure::end)
+        .max()
+        .unwrap_or(0);
+    let used_end = used_end.div_ceil(img.block_size) * img.block_size;
+    if used_end < vol_end {
+        img.layout.region(
+            "padding at the end of the ISO 9660 volume",
+            used_end,
+            vol_end - used_end,
+            Role::Padding,
+        );
+    }
+    if src.size() > vol_end {
+        img.layout.region(
+            "data after the ISO 9660 volume",
+            vol_end,
+            src.size() - vol_end,
+            Role::Data,
+        );
     }
 }
 
@@ -421,6 +472,8 @@ struct Walker<'a> {
     meta_bytes: u64,
     /// SUSP bytes to skip at the start of each system use area (from the root's SP entry).
     skip: u8,
+    /// Blocks holding Rock Ridge continuation areas.
+    ce_blocks: HashSet<u64>,
 }
 
 struct Dir {
@@ -726,6 +779,7 @@ impl Walker<'_> {
                     break;
                 }
                 let cat = u64::from(blk) * self.bs + u64::from(off);
+                self.ce_blocks.insert(u64::from(blk));
                 let Ok(cbuf) = read_vec_at(self.src, cat, u64::from(clen), self.bs) else {
                     img.notes.push(format!(
                         "Rock Ridge continuation area of {label} is outside the image"

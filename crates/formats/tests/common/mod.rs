@@ -139,4 +139,3 @@ pub fn exercise(bytes: Vec<u8>) {
         Format::Unknown => {}
     }
 }
-

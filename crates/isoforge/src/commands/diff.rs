@@ -102,7 +102,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     }
     if let Some(p) = &args.html {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?);
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        );
         report.render(OutputFormat::Html, &mut f)?;
         f.flush()?;
     }
