@@ -276,6 +276,14 @@ pub fn attribute(
                 ka = ka.map(|x| (x.0, x.1, u32::MAX));
                 kb = kb.map(|y| (y.0, y.1, u32::MAX));
             }
+            // The same structure at different places: the data moved.
+            let shift = match (moved, ia, ib) {
+                (false, Some(i), Some(j)) if ka.is_some() && kb.is_some() => {
+                    let d = swb.spans[j].start as i64 - swa.spans[i].start as i64;
+                    (d != 0).then_some(d)
+                }
+                _ => None,
+            };
             let attributed = (!has_a || ka.is_some())
                 && (!has_b || kb.is_some())
                 && (ka.is_some() || kb.is_some());
@@ -283,7 +291,12 @@ pub fn attribute(
                 rep.attributed += n;
             }
             match &mut group {
-                Some(g) if g.ka == ka && g.kb == kb && g.attributed == attributed => {
+                Some(g)
+                    if g.ka == ka
+                        && g.kb == kb
+                        && g.attributed == attributed
+                        && g.shift == shift =>
+                {
                     g.end = range.end;
                     g.differing += n;
                 }
@@ -300,6 +313,7 @@ pub fn attribute(
                         ka,
                         kb,
                         attributed,
+                        shift,
                     });
                 }
             }
@@ -371,6 +385,7 @@ struct Group {
     ka: Option<Key>,
     kb: Option<Key>,
     attributed: bool,
+    shift: Option<i64>,
 }
 
 impl Group {
@@ -419,10 +434,14 @@ impl Group {
                 }
             }
         }
+        if let Some(d) = self.shift {
+            hints.push(hints::moved(d));
+        }
         rep.ranges.push(Attribution {
             offset: self.start,
             len: self.end - self.start,
             differing: self.differing,
+            moved_by: self.shift,
             a: pa,
             b: pb,
             hints,

@@ -457,6 +457,19 @@ pub fn for_text(removed: &[&str], added: &[&str], ctx: &HintCtx) -> Vec<Hint> {
     out
 }
 
+/// Hint for a structure found at different offsets on the two sides.
+pub fn moved(by: i64) -> Hint {
+    hint(
+        "moved",
+        format!(
+            "the same structure is {} bytes {} in B: something before it grew or shrank",
+            by.unsigned_abs(),
+            if by > 0 { "later" } else { "earlier" }
+        ),
+        "fix the differences before it; these bytes differ only because they moved",
+    )
+}
+
 /// Hint for members present on both sides in a different order.
 pub fn for_order() -> Hint {
     hint(

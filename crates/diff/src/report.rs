@@ -97,6 +97,8 @@ pub struct Attribution {
     pub offset: u64,
     pub len: u64,
     pub differing: u64,
+    /// Set when both sides hold the same structure at different offsets: B's minus A's.
+    pub moved_by: Option<i64>,
     /// `None` where that side has no bytes (it is shorter) or no structure.
     pub a: Option<Place>,
     pub b: Option<Place>,
@@ -274,7 +276,12 @@ impl Report {
             }
         }
         // Derived consequences last: they are not causes.
-        out.sort_by_key(|h| (h.id == "consequence", std::cmp::Reverse(h.occurrences)));
+        out.sort_by_key(|h| {
+            (
+                matches!(h.id, "consequence" | "moved"),
+                std::cmp::Reverse(h.occurrences),
+            )
+        });
         out
     }
 

@@ -209,6 +209,33 @@ fn tar_mtime_owner_order_pax_times() {
     assert_fully_attributed(&r);
 }
 
+/// A member that grows moves everything after it: reported as moved, not as new differences.
+#[test]
+fn moved_members_are_named_as_moved() {
+    let d = tmp();
+    sh(
+        d.path(),
+        "mkdir -p t; echo short > t/a; head -c 100000 /dev/urandom > t/z
+         tar --format=gnu --mtime=@1700000000 -cf a.tar -C t a z
+         head -c 600 /dev/zero | tr '\\0' x > t/a
+         tar --format=gnu --mtime=@1700000000 -cf b.tar -C t a z",
+    );
+    let r = report(&d.path().join("a.tar"), &d.path().join("b.tar"));
+    let moved: Vec<_> = attributions(&r)
+        .into_iter()
+        .filter(|a| a.moved_by.is_some())
+        .collect();
+    assert_eq!(moved.len(), 1, "one moved range");
+    assert_eq!(moved[0].moved_by, Some(512));
+    assert_eq!(moved[0].a.as_ref().unwrap().structure, ["content of /z"]);
+    assert!(has_hint(&r, "moved"));
+    assert!(
+        node(&r, &[]).child("/z").is_none(),
+        "/z itself did not change"
+    );
+    assert_fully_attributed(&r);
+}
+
 #[test]
 fn ar_headers_and_debian_packages() {
     require("ar", "binutils");

@@ -45,7 +45,11 @@ pub fn render(r: &Report, f: OutputFormat, out: &mut dyn Write) -> io::Result<()
 /// One line explaining an attribution: the place on both sides and both values.
 pub(crate) fn describe(a: &Attribution) -> String {
     let val = |p: &Place| p.value.clone().unwrap_or_default();
-    match (&a.a, &a.b) {
+    let moved = a
+        .moved_by
+        .map(|d| format!(" (moved by {d:+} bytes in B)"))
+        .unwrap_or_default();
+    let text = match (&a.a, &a.b) {
         (Some(x), Some(y)) if x.structure == y.structure && x.field == y.field => {
             match (&x.value, &y.value) {
                 (Some(_), Some(_)) => format!("{}: {} vs {}", x.label(), val(x), val(y)),
@@ -60,7 +64,8 @@ pub(crate) fn describe(a: &Attribution) -> String {
             };
             format!("A: {}; B: {}", side(x), side(y))
         }
-    }
+    };
+    text + &moved
 }
 
 pub(crate) fn percent(part: u64, whole: u64) -> String {
