@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS (default 600), two at a time, and prints per-target run
+# Runs every fuzz target for SECONDS (default 600), two at a time (a single allocation over
+# 512 MiB counts as a finding), and prints per-target run
 # time, executions and findings. Logs go to fuzz/logs/ (git-ignored).
 # Usage: fuzz/run-all.sh [SECONDS] [TARGET...]
 set -euo pipefail
@@ -14,7 +15,7 @@ cargo fuzz build -O >/dev/null 2>&1
 run() {
   local t=$1
   mkdir -p "corpus/$t"
-  cargo fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 >"logs/$t.log" 2>&1 || true
+  cargo fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=30 -print_final_stats=1 >"logs/$t.log" 2>&1 || true
 }
 i=0
 for t in "${targets[@]}"; do

@@ -351,12 +351,15 @@ impl Engine<'_> {
                 windowed = Some((xa.clone(), xb.clone()));
             }
             (Content::Squashfs(da), Content::Squashfs(db)) => {
-                let (Opener::Squashfs(ra), Opener::Squashfs(rb)) = (&pa.opener, &pb.opener) else {
-                    unreachable!("squashfs content comes with a squashfs opener")
+                let readers = match (&pa.opener, &pb.opener) {
+                    (Opener::Squashfs(ra), Opener::Squashfs(rb)) => Some((ra, rb)),
+                    _ => None,
                 };
-                match squash_equal(ra, rb, da, db, runs) {
-                    Ok(true) => {}
-                    Ok(false) | Err(_) => match (ra.open(da), rb.open(db)) {
+                // Stored bytes first; decompress only what is stored differently.
+                if let Some((ra, rb)) =
+                    readers.filter(|(ra, rb)| !squash_equal(ra, rb, da, db, runs).unwrap_or(false))
+                {
+                    match (ra.open(da), rb.open(db)) {
                         (Ok(sa), Ok(sb)) => {
                             outcome = self.stream(
                                 &ea.path,
@@ -375,35 +378,37 @@ impl Engine<'_> {
                                 .flatten()
                                 .map(|e| e.message),
                         ),
-                    },
-                }
-            }
-            _ => {
-                let sa = containers::open(&pa.opener, a, &pa.entries, i);
-                let sb = containers::open(&pb.opener, b, &pb.entries, j);
-                match (sa, sb) {
-                    (Ok(None), Ok(None)) => {}
-                    (Ok(sa), Ok(sb)) => {
-                        let empty = || Arc::new(MemSource(Vec::new())) as Source;
-                        outcome = self.stream(
-                            &ea.path,
-                            &location,
-                            sa.unwrap_or_else(empty),
-                            sb.unwrap_or_else(empty),
-                            None,
-                            Coords::Own,
-                            depth + 1,
-                            None,
-                        );
                     }
-                    (ra, rb) => notes.extend(
-                        [ra.err(), rb.err()]
-                            .into_iter()
-                            .flatten()
-                            .map(|e| e.message),
-                    ),
                 }
             }
+            _ => match (
+                containers::open(&pa.opener, a, &pa.entries, i),
+                containers::open(&pb.opener, b, &pb.entries, j),
+            ) {
+                (Ok(None), Ok(None)) => {}
+                (Ok(sa), Ok(sb)) => {
+                    // Content on one side only (a file that became a symlink) compares
+                    // against nothing.
+                    let empty = || Arc::new(MemSource(Vec::new())) as Source;
+                    let (sa, sb) = (sa.unwrap_or_else(empty), sb.unwrap_or_else(empty));
+                    outcome = self.stream(
+                        &ea.path,
+                        &location,
+                        sa,
+                        sb,
+                        None,
+                        Coords::Own,
+                        depth + 1,
+                        None,
+                    );
+                }
+                (ra, rb) => notes.extend(
+                    [ra.err(), rb.err()]
+                        .into_iter()
+                        .flatten()
+                        .map(|e| e.message),
+                ),
+            },
         }
         if fields.is_empty() && outcome.node.is_none() && notes.is_empty() {
             return (None, None);
