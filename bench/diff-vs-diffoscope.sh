@@ -11,7 +11,7 @@
 #
 # Needs (apt): mmdebstrap squashfs-tools grub-common grub-pc-bin grub-efi-amd64-bin mtools
 #   xorriso diffoscope-minimal time python3; and network access to deb.debian.org.
-# Usage: bench/diff-vs-diffoscope.sh [--rebuild]
+# Usage: bench/diff-vs-diffoscope.sh [--rebuild]   (BUILD_ONLY=1: build the pair, time nothing)
 set -euo pipefail
 export LC_ALL=C.UTF-8 TZ=UTC
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,10 +29,10 @@ done
 
 step() { printf '\n== %s\n' "$*"; }
 
-if [ ! -s "$out/rootfs.tar" ]; then
+if [ ! -f "$out/rootfs.tar" ]; then
   step "mmdebstrap: bookworm minbase + kernel + live-boot"
   SOURCE_DATE_EPOCH=$SDE mmdebstrap --variant=minbase --include=linux-image-amd64,live-boot,systemd-sysv \
-    --aptopt='Acquire::Check-Valid-Until "false"' bookworm "$out/rootfs.tar.tmp" http://deb.debian.org/debian
+    --format=tar --aptopt='Acquire::Check-Valid-Until "false"' bookworm "$out/rootfs.tar.tmp" http://deb.debian.org/debian
   mv "$out/rootfs.tar.tmp" "$out/rootfs.tar"
 fi
 
@@ -64,6 +64,7 @@ build_side a
 sleep 1.1 # distinct wall-clock seconds for the boot metadata
 build_side b
 ls -l "$out/a.iso" "$out/b.iso"
+[ -n "${BUILD_ONLY:-}" ] && exit 0
 
 step "isoforge diff (release build)"
 (cd "$root" && cargo build --release -q -p isoforge)

@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use isoforge_formats::io::{MemSource, Source, read_vec_at};
-use isoforge_formats::squashfs::{DataReader, FileData};
+use isoforge_formats::io::{MemSource, Source};
 use isoforge_formats::{Content, Entry, Format, Layout, detect};
 use rayon::prelude::*;
 
@@ -45,6 +44,19 @@ pub enum Coords {
     Own,
     /// Same place in the parent on both sides: the parent's byte report covers it.
     InParent,
+}
+
+/// One parsed container pair, shared by the comparisons of its members.
+struct Container<'p> {
+    parent: &'p str,
+    pa: &'p Parsed,
+    pb: &'p Parsed,
+    a: &'p Source,
+    b: &'p Source,
+    runs: &'p Runs,
+    /// Squashfs files found equal (or not) from their stored bytes, by index in A.
+    same: HashMap<usize, bool>,
+    depth: usize,
 }
 
 /// A compared member: its node (if it differs) and its layouts for the parent's attribution.
@@ -284,12 +296,28 @@ impl Engine<'_> {
             }
         }
 
+        let same = match (&pa.opener, &pb.opener) {
+            (Opener::Squashfs(ra), Opener::Squashfs(rb)) => {
+                let matched: Vec<(usize, usize)> =
+                    pairs.iter().filter_map(|p| Some((p.0?, p.1?))).collect();
+                crate::squash::verdicts(&matched, &pa.entries, &pb.entries, ra, rb, runs)
+            }
+            _ => HashMap::new(),
+        };
+        let ctx = Container {
+            parent: &node.location,
+            pa,
+            pb,
+            a,
+            b,
+            runs,
+            same,
+            depth,
+        };
         let results: Vec<Member> = pairs
             .par_iter()
             .map(|&(ia, ib)| match (ia, ib) {
-                (Some(i), Some(j)) => {
-                    self.member(node.location.as_str(), pa, pb, i, j, a, b, runs, depth)
-                }
+                (Some(i), Some(j)) => self.member(&ctx, i, j),
                 (Some(i), None) => (
                     Some(presence(&node.location, &pa.entries[i], Change::Removed)),
                     None,
@@ -314,19 +342,17 @@ impl Engine<'_> {
         (na, nb)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn member(
-        &self,
-        parent: &str,
-        pa: &Parsed,
-        pb: &Parsed,
-        i: usize,
-        j: usize,
-        a: &Source,
-        b: &Source,
-        runs: &Runs,
-        depth: usize,
-    ) -> Member {
+    fn member(&self, ctx: &Container<'_>, i: usize, j: usize) -> Member {
+        let Container {
+            parent,
+            pa,
+            pb,
+            a,
+            b,
+            runs,
+            ref same,
+            depth,
+        } = *ctx;
         let (ea, eb) = (&pa.entries[i], &pb.entries[j]);
         let location = join(parent, &ea.path);
         let mut fields = meta_diff(&pa.kind, ea, eb, &self.hctx);
@@ -355,9 +381,8 @@ impl Engine<'_> {
                     (Opener::Squashfs(ra), Opener::Squashfs(rb)) => Some((ra, rb)),
                     _ => None,
                 };
-                // Stored bytes first; decompress only what is stored differently.
-                if let Some((ra, rb)) =
-                    readers.filter(|(ra, rb)| !squash_equal(ra, rb, da, db, runs).unwrap_or(false))
+                // Stored bytes were compared first (see `squash`); open only what differs.
+                if let Some((ra, rb)) = readers.filter(|_| !same.get(&i).copied().unwrap_or(false))
                 {
                     match (ra.open(da), rb.open(db)) {
                         (Ok(sa), Ok(sb)) => {
@@ -413,6 +438,7 @@ impl Engine<'_> {
         if fields.is_empty() && outcome.node.is_none() && notes.is_empty() {
             return (None, None);
         }
+        let content_differs = outcome.node.is_some();
         let mut n = outcome
             .node
             .take()
@@ -420,7 +446,9 @@ impl Engine<'_> {
         n.name = ea.path.clone();
         n.fields.append(&mut fields);
         n.notes.extend(notes);
-        let mut h = hints::for_path(&ea.path);
+        // Known offenders are about content; a member whose record dates alone differ is not
+        // one of them.
+        let mut h = hints::for_path(&ea.path, content_differs);
         h.append(&mut n.hints);
         n.hints = h;
         let nested = match (windowed, outcome.trees) {
@@ -499,45 +527,6 @@ impl Engine<'_> {
 
 fn window(src: &Source, x: &[std::ops::Range<u64>]) -> Source {
     Arc::new(isoforge_formats::io::Window::new(src.clone(), x))
-}
-
-/// Whether two squashfs files have the same content, comparing stored (compressed) bytes
-/// first and decompressing only fragment tails that are stored differently.
-fn squash_equal(
-    ra: &DataReader,
-    rb: &DataReader,
-    da: &FileData,
-    db: &FileData,
-    runs: &Runs,
-) -> std::io::Result<bool> {
-    if da.file_size != db.file_size || da.block_sizes != db.block_sizes {
-        return Ok(false);
-    }
-    let same_image_place =
-        |r: &std::ops::Range<u64>, s: &std::ops::Range<u64>| r == s && !runs.intersects(r);
-    for ((x, _), (y, _)) in da.block_ranges().iter().zip(db.block_ranges().iter()) {
-        if same_image_place(x, y) {
-            continue;
-        }
-        let bx = read_vec_at(&**ra.source(), x.start, x.end - x.start, 1 << 24)?;
-        let by = read_vec_at(&**rb.source(), y.start, y.end - y.start, 1 << 24)?;
-        if bx != by {
-            return Ok(false);
-        }
-    }
-    match (da.fragment, db.fragment) {
-        (None, None) => Ok(true),
-        (Some((fa, oa)), Some((fb, ob))) => {
-            let (Some(x), Some(y)) = (ra.fragment(fa), rb.fragment(fb)) else {
-                return Ok(false);
-            };
-            if oa == ob && same_image_place(&x.range(), &y.range()) && x.size == y.size {
-                return Ok(true);
-            }
-            Ok(ra.tail(da)? == rb.tail(db)?)
-        }
-        _ => Ok(false),
-    }
 }
 
 /// A member present on one side only.

@@ -283,10 +283,15 @@ fn hint(id: &'static str, cause: impl Into<String>, remedy: impl Into<String>) -
     }
 }
 
-/// Hints for a member path (known offenders).
-pub fn for_path(path: &str) -> Vec<Hint> {
+/// Known offenders whose record metadata (not content) is the problem.
+const METADATA_PATHS: &[&str] = &["boot-catalog"];
+
+/// Hints for a member path (known offenders). Most are about content; when only the
+/// member's metadata differs, only the metadata offenders apply.
+pub fn for_path(path: &str, content_differs: bool) -> Vec<Hint> {
     PATHS
         .iter()
+        .filter(|(id, _, _, _)| content_differs || METADATA_PATHS.contains(id))
         .filter(|(_, pats, _, _)| pats.iter().any(|p| glob(p, path)))
         .take(1)
         .map(|(id, _, c, r)| hint(id, *c, *r))
@@ -481,7 +486,7 @@ pub fn for_order() -> Hint {
 
 /// Hint for a member present on one side only.
 pub fn for_presence(path: &str) -> Vec<Hint> {
-    let mut v = for_path(path);
+    let mut v = for_path(path, true);
     if v.is_empty() {
         v.push(hint(
             "file-set",
@@ -545,8 +550,12 @@ mod tests {
         ));
         assert!(glob("*.pyc", "/usr/lib/python3/x.pyc"));
         assert!(!glob("/etc/machine-id", "/etc/machine-id.bak"));
-        assert_eq!(for_path("/etc/machine-id")[0].id, "machine-id");
-        assert_eq!(for_path("/var/lib/dkms/x/1/log/make.log")[0].id, "dkms-log");
+        assert_eq!(for_path("/etc/machine-id", true)[0].id, "machine-id");
+        assert!(for_path("/etc/machine-id", false).is_empty());
+        assert_eq!(
+            for_path("/var/lib/dkms/x/1/log/make.log", true)[0].id,
+            "dkms-log"
+        );
     }
 
     #[test]

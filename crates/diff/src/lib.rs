@@ -55,6 +55,7 @@ pub mod hints;
 pub mod render;
 pub mod report;
 pub mod runs;
+mod squash;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use isoforge_formats::io::{ReadAt, read_exact_at};
 pub const MERGE_GAP: u64 = 8;
 /// Runs kept before coarsening.
 pub const MAX_RUNS: usize = 1 << 20;
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = 1 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Run {

@@ -63,6 +63,14 @@ fn planted_differences_are_reported_with_path_field_and_values() {
         "2023-11-14 22:15:00",
     );
     assert_field(&r, &["/usr/bin/tool"], "mode", "0755", "0775");
+    // Their tails moved inside the fragment blocks (a file was added before them) but their
+    // content is the same: no content difference may be reported.
+    for p in ["/usr/bin/tool", "/srv/data", "/etc/issue"] {
+        assert!(
+            node(&r, &[p]).content.is_none(),
+            "{p}: content wrongly reported as different"
+        );
+    }
     assert_field(&r, &["/srv/data"], "uid", "0", "1000");
     assert_field(&r, &["/srv/data"], "gid", "0", "1000");
     assert_field(&r, &["/etc/link"], "symlink target", "motd", "issue");

@@ -72,12 +72,7 @@ impl Compression {
                     .read_to_end(&mut out)
                     .map_err(|e| bad(&e))?;
             }
-            Compression::Xz => {
-                liblzma::read::XzDecoder::new(data)
-                    .take(limit as u64 + 1)
-                    .read_to_end(&mut out)
-                    .map_err(|e| bad(&e))?;
-            }
+            Compression::Xz => out = xz_block(data, limit).map_err(|e| bad(&e))?,
             Compression::Zstd => {
                 out = zstd::bulk::decompress(data, limit).map_err(|e| bad(&e))?;
             }
@@ -97,6 +92,32 @@ impl Compression {
             return Err(bad(&format!("decompresses to more than {limit} bytes")));
         }
         Ok(out)
+    }
+}
+
+/// Decompresses one xz block in a single pass into a buffer of the expected size. The
+/// integrity check is skipped: both sides are compared byte for byte anyway, and a damaged
+/// block still fails to decode.
+fn xz_block(data: &[u8], limit: usize) -> std::result::Result<Vec<u8>, String> {
+    use liblzma::stream::{Action, IGNORE_CHECK, Status, Stream};
+    // A block's dictionary never needs more than a few MiB; refuse hostile headers.
+    let mut s = Stream::new_stream_decoder(64 << 20, IGNORE_CHECK).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(limit + 1);
+    loop {
+        let (before_in, before_out) = (s.total_in(), out.len());
+        let input = data.get(before_in as usize..).unwrap_or_default();
+        let status = s
+            .process_vec(input, &mut out, Action::Finish)
+            .map_err(|e| e.to_string())?;
+        if status == Status::StreamEnd {
+            return Ok(out);
+        }
+        if out.len() > limit {
+            return Err(format!("decompresses to more than {limit} bytes"));
+        }
+        if s.total_in() == before_in && out.len() == before_out {
+            return Err("truncated or corrupt xz block".into());
+        }
     }
 }
 
@@ -1415,8 +1436,8 @@ impl Image {
 /// A decompressed block, shared between readers.
 type Block = Arc<Vec<u8>>;
 
-/// Fragment blocks kept decompressed, per reader.
-const FRAGMENT_CACHE: usize = 32;
+/// Fragment blocks kept decompressed per reader, for reading whole files that differ.
+const FRAGMENT_CACHE: usize = 4;
 
 /// Reads file contents of one image: decompresses data blocks on demand and keeps recently
 /// used fragment blocks, which many small files share.
@@ -1436,6 +1457,15 @@ impl DataReader {
 
     pub fn fragment(&self, index: u32) -> Option<Fragment> {
         self.fragments.get(index as usize).copied()
+    }
+
+    /// Decompresses fragment block `index` without caching it (for callers that walk
+    /// fragments in order and keep their own few blocks).
+    pub fn decompress_fragment(&self, index: u32) -> std::io::Result<Vec<u8>> {
+        let fr = self.fragment(index).ok_or_else(|| {
+            std::io::Error::other(format!("squashfs: fragment {index} does not exist"))
+        })?;
+        self.load(fr.range(), fr.size & UNCOMPRESSED_BLOCK != 0)
     }
 
     /// The decompressed fragment block `index`.
