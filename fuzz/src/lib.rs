@@ -30,9 +30,10 @@ pub fn exercise(src: &Source, entries: &[Entry], layout: &Layout) {
         }
     }
     for s in layout.structures.iter().take(10_000) {
-        for f in &s.fields {
-            let mut b = vec![0u8; f.len.min(4096) as usize];
-            if read_exact_at(&**src, s.start.saturating_add(u64::from(f.offset)), &mut b).is_ok() {
+        for f in s.fields.iter() {
+            let (at, len) = s.span_of(f);
+            let mut b = vec![0u8; len.min(4096) as usize];
+            if read_exact_at(&**src, at, &mut b).is_ok() {
                 let _ = f.decode.decode(&b).to_string();
             }
         }

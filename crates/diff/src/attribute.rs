@@ -93,10 +93,10 @@ fn flatten<'a>(
     for (si, s) in tree.layout.structures.iter().enumerate() {
         push(s.start, s.end(), level * 2, si as u32, u32::MAX);
         for (fi, f) in s.fields.iter().enumerate() {
-            let fs = s.start.saturating_add(u64::from(f.offset));
+            let (fs, flen) = s.span_of(f);
             push(
                 fs,
-                fs.saturating_add(u64::from(f.len)),
+                fs.saturating_add(flen),
                 level * 2 + 1,
                 si as u32,
                 fi as u32,
@@ -117,6 +117,12 @@ fn flatten<'a>(
         c.push(n.label.clone());
         flatten(&n.tree, Some(&ext), level + 1, c, side);
     }
+}
+
+/// Structures plus fields in a tree (the spans `flatten` makes, before extent splitting).
+fn span_count(t: &LayoutTree) -> usize {
+    let own: usize = t.layout.structures.iter().map(|s| 1 + s.fields.len()).sum();
+    own + t.nested.iter().map(|n| span_count(&n.tree)).sum::<usize>()
 }
 
 /// Maps `r` (in the coordinates of a window made of `ext`) to ranges of the underlying stream.
@@ -210,12 +216,13 @@ pub fn attribute(
     limits: &Limits,
     hctx: &HintCtx,
 ) -> io::Result<ByteReport> {
+    // Sized exactly: on large tables these vectors are the biggest allocation of a run.
     let mut sa = Side {
-        spans: Vec::new(),
+        spans: Vec::with_capacity(span_count(a)),
         trees: Vec::new(),
     };
     let mut sb = Side {
-        spans: Vec::new(),
+        spans: Vec::with_capacity(span_count(b)),
         trees: Vec::new(),
     };
     flatten(a, None, 0, Vec::new(), &mut sa);
@@ -534,9 +541,9 @@ fn place(trees: &[(&LayoutTree, Vec<String>)], k: Option<Key>) -> (Option<Place>
     structure.push(st.name.clone());
     let field = st.fields.get(f as usize);
     let value = field.map(|fd| {
-        let len = fd.len.min(4096) as usize;
-        let mut buf = vec![0u8; len];
-        match read_exact_at(&*tree.source, st.start + u64::from(fd.offset), &mut buf) {
+        let (at, len) = st.span_of(fd);
+        let mut buf = vec![0u8; len.min(4096) as usize];
+        match read_exact_at(&*tree.source, at, &mut buf) {
             Ok(()) => fd.decode.decode(&buf),
             Err(_) => Value::Text("(unreadable)".into()),
         }

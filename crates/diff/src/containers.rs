@@ -81,6 +81,18 @@ pub fn is_container(f: Format) -> bool {
 }
 
 pub fn parse(format: Format, src: &Source, limits: &Limits) -> Result<Parsed, FormatError> {
+    let mut p = parse_format(format, src, limits)?;
+    p.layout.shrink_to_fit();
+    p.entries.shrink_to_fit();
+    for d in &mut p.derived {
+        if let Derived::Table { layout, .. } = d {
+            layout.shrink_to_fit();
+        }
+    }
+    Ok(p)
+}
+
+fn parse_format(format: Format, src: &Source, limits: &Limits) -> Result<Parsed, FormatError> {
     Ok(match format {
         Format::Iso9660 => {
             let i = iso9660::parse(&**src, limits)?;

@@ -232,15 +232,26 @@ impl Engine<'_> {
             }
         }
         let (na, nb) = self.members(node, &pa, &pb, a, b, runs, depth);
-        self.derived(node, pa.derived, pb.derived, depth);
+        let Parsed {
+            layout: la,
+            derived: da,
+            ..
+        } = pa;
+        let Parsed {
+            layout: lb,
+            derived: db,
+            ..
+        } = pb;
+        // Members (and their metadata) are done with: let them go before the tables.
+        self.derived(node, da, db, depth);
         Some((
             LayoutTree {
-                layout: pa.layout,
+                layout: la,
                 source: a.clone(),
                 nested: na,
             },
             LayoutTree {
-                layout: pb.layout,
+                layout: lb,
                 source: b.clone(),
                 nested: nb,
             },

@@ -102,9 +102,10 @@ fn print_layout(src: &dyn ReadAt, l: &Layout, fields: bool) {
     for st in s.iter().take(if fields { 400 } else { 60 }) {
         println!("  {:#010x}+{:<8} {}", st.start, st.len, st.name);
         if fields {
-            for f in &st.fields {
-                let mut b = vec![0u8; f.len.min(64) as usize];
-                let _ = read_exact_at(src, st.start + u64::from(f.offset), &mut b);
+            for f in st.fields.iter() {
+                let (at, len) = st.span_of(f);
+                let mut b = vec![0u8; len.min(64) as usize];
+                let _ = read_exact_at(src, at, &mut b);
                 println!(
                     "      +{:<4} {:<40} {}",
                     f.offset,

@@ -482,9 +482,33 @@ fn iso_date17(b: &[u8]) -> Option<Value> {
 pub struct Field {
     pub name: Cow<'static, str>,
     pub offset: u32,
+    /// Length in bytes, or [`Field::REST`].
     pub len: u32,
     pub decode: Decode,
     pub role: Role,
+}
+
+impl Field {
+    /// A length meaning "to the end of the structure", so that structures of varying size
+    /// (a name, a block list) can share one static field table.
+    pub const REST: u32 = u32::MAX;
+
+    /// A field for static tables.
+    pub const fn fixed(
+        name: &'static str,
+        offset: u32,
+        len: u32,
+        decode: Decode,
+        role: Role,
+    ) -> Self {
+        Self {
+            name: Cow::Borrowed(name),
+            offset,
+            len,
+            decode,
+            role,
+        }
+    }
 }
 
 /// A named span of bytes: an on-disk structure, a member's content, or an opaque region.
@@ -493,7 +517,8 @@ pub struct Structure {
     pub name: String,
     pub start: u64,
     pub len: u64,
-    pub fields: Vec<Field>,
+    /// Owned, or a static table shared by every structure of a kind (big tables stay small).
+    pub fields: Cow<'static, [Field]>,
     /// Set when the span holds the content of entry `member` of the parsed container, so that
     /// the diff engine can descend into that member's own layout.
     pub member: Option<u32>,
@@ -503,12 +528,17 @@ pub struct Structure {
 
 impl Structure {
     /// A structure whose fields were collected elsewhere.
-    pub fn with_fields(name: impl Into<String>, start: u64, len: u64, fields: Vec<Field>) -> Self {
+    pub fn with_fields(
+        name: impl Into<String>,
+        start: u64,
+        len: u64,
+        fields: impl Into<Cow<'static, [Field]>>,
+    ) -> Self {
         Self {
             name: name.into(),
             start,
             len,
-            fields,
+            fields: fields.into(),
             member: None,
             role: Role::Data,
         }
@@ -516,6 +546,17 @@ impl Structure {
 
     pub fn end(&self) -> u64 {
         self.start.saturating_add(self.len)
+    }
+
+    /// Where `f` is: its absolute start and its length (resolving [`Field::REST`]).
+    pub fn span_of(&self, f: &Field) -> (u64, u64) {
+        let start = self.start.saturating_add(u64::from(f.offset));
+        let len = if f.len == Field::REST {
+            self.len.saturating_sub(u64::from(f.offset))
+        } else {
+            u64::from(f.len)
+        };
+        (start, len)
     }
 }
 
@@ -547,7 +588,7 @@ impl Layout {
             name: name.into(),
             start,
             len,
-            fields: Vec::new(),
+            fields: Cow::Borrowed(&[]),
             member: None,
             role: Role::Data,
         });
@@ -569,6 +610,16 @@ impl Layout {
     pub fn region(&mut self, name: impl Into<String>, start: u64, len: u64, role: Role) {
         if len > 0 {
             self.structure(name, start, len).role(role);
+        }
+    }
+
+    /// Drops spare capacity; layouts of large tables hold hundreds of thousands of fields.
+    pub fn shrink_to_fit(&mut self) {
+        self.structures.shrink_to_fit();
+        for s in &mut self.structures {
+            if let Cow::Owned(v) = &mut s.fields {
+                v.shrink_to_fit();
+            }
         }
     }
 
@@ -633,7 +684,7 @@ impl StructBuilder<'_> {
         role: Role,
     ) -> Self {
         let name = name.into();
-        self.s().fields.push(Field {
+        self.s().fields.to_mut().push(Field {
             name,
             offset,
             len,

@@ -7,6 +7,7 @@
 //! can be explained field by field (an inode's mtime, a directory entry's name). File content
 //! is read through [`Image::open_file`], which decompresses one block at a time.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -503,25 +504,25 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
     });
     img.tables.push(Table {
         name: "fragment table (decompressed)".into(),
-        layout: array_layout("fragment table entry", &frags, 16, fragment_fields),
+        layout: array_layout("fragment table entry", &frags, 16, FRAGMENT_ENTRY),
         data: Arc::new(frags),
     });
     img.tables.push(Table {
         name: "id table (decompressed)".into(),
-        layout: array_layout("id table entry", &ids, 4, id_fields),
+        layout: array_layout("id table entry", &ids, 4, ID_ENTRY),
         data: Arc::new(ids),
     });
     if !export.is_empty() {
         img.tables.push(Table {
             name: "export table (decompressed)".into(),
-            layout: array_layout("export table entry for inode", &export, 8, export_fields),
+            layout: array_layout("export table entry for inode", &export, 8, EXPORT_ENTRY),
             data: Arc::new(export),
         });
     }
     if !xattr_ids_data.is_empty() {
         img.tables.push(Table {
             name: "xattr id table (decompressed)".into(),
-            layout: array_layout("xattr id entry", &xattr_ids_data, 16, xattr_id_fields),
+            layout: array_layout("xattr id entry", &xattr_ids_data, 16, XATTR_ID_ENTRY),
             data: Arc::new(xattr_ids_data),
         });
     }
@@ -564,35 +565,32 @@ fn superblock_layout(l: &mut Layout) {
         .field("export table start", 88, 8, Decode::U64Le, Role::Pointer);
 }
 
-fn fragment_fields(s: crate::layout::StructBuilder<'_>) {
-    s.field("start", 0, 8, Decode::U64Le, Role::Pointer)
-        .field(
-            "size (bit 24: uncompressed)",
-            8,
-            4,
-            Decode::Hex32Le,
-            Role::Size,
-        )
-        .field("unused", 12, 4, Decode::Bytes, Role::Padding);
-}
-fn id_fields(s: crate::layout::StructBuilder<'_>) {
-    s.field("id", 0, 4, Decode::U32Le, Role::Owner);
-}
-fn export_fields(s: crate::layout::StructBuilder<'_>) {
-    s.field("inode reference", 0, 8, Decode::U64Le, Role::Pointer);
-}
-fn xattr_id_fields(s: crate::layout::StructBuilder<'_>) {
-    s.field("key/value reference", 0, 8, Decode::U64Le, Role::Pointer)
-        .field("count", 8, 4, Decode::U32Le, Role::Count)
-        .field("size", 12, 4, Decode::U32Le, Role::Size);
-}
+static FRAGMENT_ENTRY: &[Field] = &[
+    Field::fixed("start", 0, 8, Decode::U64Le, Role::Pointer),
+    Field::fixed(
+        "size (bit 24: uncompressed)",
+        8,
+        4,
+        Decode::Hex32Le,
+        Role::Size,
+    ),
+    Field::fixed("unused", 12, 4, Decode::Bytes, Role::Padding),
+];
+static ID_ENTRY: &[Field] = &[Field::fixed("id", 0, 4, Decode::U32Le, Role::Owner)];
+static EXPORT_ENTRY: &[Field] = &[Field::fixed(
+    "inode reference",
+    0,
+    8,
+    Decode::U64Le,
+    Role::Pointer,
+)];
+static XATTR_ID_ENTRY: &[Field] = &[
+    Field::fixed("key/value reference", 0, 8, Decode::U64Le, Role::Pointer),
+    Field::fixed("count", 8, 4, Decode::U32Le, Role::Count),
+    Field::fixed("size", 12, 4, Decode::U32Le, Role::Size),
+];
 
-fn array_layout(
-    name: &str,
-    data: &[u8],
-    width: usize,
-    fields: fn(crate::layout::StructBuilder<'_>),
-) -> Layout {
+fn array_layout(name: &str, data: &[u8], width: usize, fields: &'static [Field]) -> Layout {
     let mut l = Layout::new();
     for i in 0..data.len() / width {
         let label = if name.ends_with("inode") {
@@ -600,7 +598,12 @@ fn array_layout(
         } else {
             format!("{name} #{i}")
         };
-        fields(l.structure(label, (i * width) as u64, width as u64));
+        l.push(Structure::with_fields(
+            label,
+            (i * width) as u64,
+            width as u64,
+            fields,
+        ));
     }
     l
 }
@@ -860,14 +863,18 @@ impl Walk<'_> {
         let uid = self.id(crate::le::u16(h, 4), path)?;
         let gid = self.id(crate::le::u16(h, 6), path)?;
         let mtime = crate::le::u32(h, 8);
-        let mut fields: Vec<Field> = vec![
-            f("inode type", 0, 2, Decode::U16Le, Role::Data),
-            f("permissions", 2, 2, Decode::ModeU16Le, Role::Mode),
-            f("uid index", 4, 2, Decode::U16Le, Role::Owner),
-            f("gid index", 6, 2, Decode::U16Le, Role::Owner),
-            f("mtime", 8, 4, Decode::UnixTime32Le, Role::Time),
-            f("inode number", 12, 4, Decode::U32Le, Role::Identifier),
-        ];
+        // Shared static tables; only the rare variable inodes get owned field lists.
+        let mut fields: Cow<'static, [Field]> = Cow::Borrowed(match itype {
+            1 => DIR_INODE,
+            8 => LDIR_INODE,
+            2 => FILE_INODE,
+            9 => LFILE_INODE,
+            3 | 10 => SYMLINK_INODE,
+            4 | 5 => DEV_INODE,
+            11 | 12 => LDEV_INODE,
+            6 | 7 => IPC_INODE,
+            _ => LIPC_INODE,
+        });
         let type_bits = match itype {
             1 | 8 => 0o040000,
             2 | 9 => 0o100000,
@@ -883,7 +890,8 @@ impl Walk<'_> {
             }
         };
         let mode = type_bits | perm;
-        let mut meta = vec![
+        let mut meta = Vec::with_capacity(7);
+        meta.extend([
             Meta::new("mode", Value::Mode(mode), Role::Mode),
             Meta::new("uid", Value::Int(u64::from(uid)), Role::Owner),
             Meta::new("gid", Value::Int(u64::from(gid)), Role::Owner),
@@ -892,7 +900,7 @@ impl Walk<'_> {
                 Value::Time(Timestamp::secs(i64::from(mtime))),
                 Role::Time,
             ),
-        ];
+        ]);
         let mut content = Content::None;
         let mut size = 0u64;
         let mut xattr = u32::MAX;
@@ -901,25 +909,6 @@ impl Walk<'_> {
         match itype {
             1 => {
                 let b = need(32)?;
-                fields.extend([
-                    f("directory block index", 16, 4, Decode::U32Le, Role::Pointer),
-                    f("link count", 20, 4, Decode::U32Le, Role::Count),
-                    f("directory size", 24, 2, Decode::U16Le, Role::Size),
-                    f(
-                        "directory block offset",
-                        26,
-                        2,
-                        Decode::U16Le,
-                        Role::Pointer,
-                    ),
-                    f(
-                        "parent inode number",
-                        28,
-                        4,
-                        Decode::U32Le,
-                        Role::Identifier,
-                    ),
-                ]);
                 dir = Some(DirInfo {
                     block: crate::le::u32(b, 16),
                     offset: crate::le::u16(b, 26),
@@ -934,27 +923,6 @@ impl Walk<'_> {
             }
             8 => {
                 let b = need(40)?;
-                fields.extend([
-                    f("link count", 16, 4, Decode::U32Le, Role::Count),
-                    f("directory size", 20, 4, Decode::U32Le, Role::Size),
-                    f("directory block index", 24, 4, Decode::U32Le, Role::Pointer),
-                    f(
-                        "parent inode number",
-                        28,
-                        4,
-                        Decode::U32Le,
-                        Role::Identifier,
-                    ),
-                    f("index count", 32, 2, Decode::U16Le, Role::Count),
-                    f(
-                        "directory block offset",
-                        34,
-                        2,
-                        Decode::U16Le,
-                        Role::Pointer,
-                    ),
-                    f("xattr index", 36, 4, Decode::Hex32Le, Role::Pointer),
-                ]);
                 dir = Some(DirInfo {
                     block: crate::le::u32(b, 24),
                     offset: crate::le::u16(b, 34),
@@ -967,7 +935,7 @@ impl Walk<'_> {
                 ));
                 xattr = crate::le::u32(b, 36);
                 let mut p = 40usize;
-                for k in 0..crate::le::u16(b, 32) {
+                for _ in 0..crate::le::u16(b, 32) {
                     let e = d.get(pos + p..pos + p + 12).ok_or_else(|| {
                         Error::corrupt(format!(
                             "squashfs: directory index of {path} runs past the inode table"
@@ -979,8 +947,8 @@ impl Walk<'_> {
                             "squashfs: directory index of {path} has a name of {nlen} bytes"
                         )));
                     }
-                    fields.push(f2(
-                        format!("directory index {k}"),
+                    fields.to_mut().push(f(
+                        "directory index entry",
                         p as u32,
                         (12 + nlen) as u32,
                         Decode::Bytes,
@@ -993,12 +961,6 @@ impl Walk<'_> {
             2 | 9 => {
                 let (start, frag, foff, fsize, hdr) = if itype == 2 {
                     let b = need(32)?;
-                    fields.extend([
-                        f("blocks start", 16, 4, Decode::U32Le, Role::Pointer),
-                        f("fragment index", 20, 4, Decode::Hex32Le, Role::Pointer),
-                        f("fragment offset", 24, 4, Decode::U32Le, Role::Pointer),
-                        f("file size", 28, 4, Decode::U32Le, Role::Size),
-                    ]);
                     meta.push(Meta::new("link count", Value::Int(1), Role::Count));
                     (
                         u64::from(crate::le::u32(b, 16)),
@@ -1009,15 +971,6 @@ impl Walk<'_> {
                     )
                 } else {
                     let b = need(56)?;
-                    fields.extend([
-                        f("blocks start", 16, 8, Decode::U64Le, Role::Pointer),
-                        f("file size", 24, 8, Decode::U64Le, Role::Size),
-                        f("sparse bytes", 32, 8, Decode::U64Le, Role::Size),
-                        f("link count", 40, 4, Decode::U32Le, Role::Count),
-                        f("fragment index", 44, 4, Decode::Hex32Le, Role::Pointer),
-                        f("fragment offset", 48, 4, Decode::U32Le, Role::Pointer),
-                        f("xattr index", 52, 4, Decode::Hex32Le, Role::Pointer),
-                    ]);
                     meta.push(Meta::new(
                         "link count",
                         Value::Int(u64::from(crate::le::u32(b, 40))),
@@ -1045,24 +998,6 @@ impl Walk<'_> {
                 let list = &d[pos + hdr..pos + hdr + list_len as usize];
                 let block_sizes: Vec<u32> =
                     list.chunks_exact(4).map(|c| crate::le::u32(c, 0)).collect();
-                for k in 0..nblocks.min(64) as u32 {
-                    fields.push(f2(
-                        format!("size of data block {k}"),
-                        hdr as u32 + 4 * k,
-                        4,
-                        Decode::Hex32Le,
-                        Role::Size,
-                    ));
-                }
-                if nblocks > 64 {
-                    fields.push(f2(
-                        format!("sizes of data blocks 64..{}", nblocks - 1),
-                        hdr as u32 + 256,
-                        (list_len - 256) as u32,
-                        Decode::Bytes,
-                        Role::Size,
-                    ));
-                }
                 len = hdr + list_len as usize;
                 if has_frag && frag >= self.sb.frag_count {
                     return Err(Error::corrupt(format!(
@@ -1094,17 +1029,18 @@ impl Walk<'_> {
                         "squashfs: symlink target of {path} runs past the inode table"
                     ))
                 })?;
-                fields.extend([
-                    f("link count", 16, 4, Decode::U32Le, Role::Count),
-                    f("target size", 20, 4, Decode::U32Le, Role::Size),
-                    f2(
-                        "symlink target".to_string(),
+                if itype == 10 {
+                    // The xattr index follows the target: this table is not static.
+                    let v = fields.to_mut();
+                    v.pop();
+                    v.push(f(
+                        "symlink target",
                         24,
                         tlen as u32,
                         Decode::Ascii,
                         Role::Name,
-                    ),
-                ]);
+                    ));
+                }
                 meta.push(Meta::new(
                     "link count",
                     Value::Int(u64::from(crate::le::u32(b, 16))),
@@ -1121,7 +1057,7 @@ impl Walk<'_> {
                         Error::corrupt(format!("squashfs: inode of {path} truncated"))
                     })?;
                     xattr = crate::le::u32(x, 0);
-                    fields.push(f(
+                    fields.to_mut().push(f(
                         "xattr index",
                         24 + tlen as u32,
                         4,
@@ -1132,10 +1068,6 @@ impl Walk<'_> {
             }
             4 | 5 | 11 | 12 => {
                 let b = need(24)?;
-                fields.extend([
-                    f("link count", 16, 4, Decode::U32Le, Role::Count),
-                    f("device number", 20, 4, Decode::Hex32Le, Role::Data),
-                ]);
                 let dev = crate::le::u32(b, 20);
                 meta.push(Meta::new(
                     "device",
@@ -1149,16 +1081,13 @@ impl Walk<'_> {
                 len = if itype > 10 { 28 } else { 24 };
                 if itype > 10 {
                     xattr = crate::le::u32(need(28)?, 24);
-                    fields.push(f("xattr index", 24, 4, Decode::Hex32Le, Role::Pointer));
                 }
             }
             _ => {
                 need(20)?;
-                fields.push(f("link count", 16, 4, Decode::U32Le, Role::Count));
                 len = if itype > 7 { 24 } else { 20 };
                 if itype > 7 {
                     xattr = crate::le::u32(need(24)?, 20);
-                    fields.push(f("xattr index", 20, 4, Decode::Hex32Le, Role::Pointer));
                 }
             }
         }
@@ -1343,17 +1272,13 @@ impl Walk<'_> {
         while p + 12 <= end {
             let count = crate::le::u32(d, p) as usize + 1;
             let block = crate::le::u32(d, p + 4);
-            let base_ino = crate::le::u32(d, p + 8);
             header_no += 1;
-            self.dir_layout
-                .structure(
-                    format!("directory header #{header_no} of {path}"),
-                    p as u64,
-                    12,
-                )
-                .field("entry count - 1", 0, 4, Decode::U32Le, Role::Count)
-                .field("inode table block", 4, 4, Decode::U32Le, Role::Pointer)
-                .field("base inode number", 8, 4, Decode::U32Le, Role::Identifier);
+            self.dir_layout.push(Structure::with_fields(
+                format!("directory header #{header_no} of {path}"),
+                p as u64,
+                12,
+                DIR_HEADER,
+            ));
             if count > 256 {
                 return Err(Error::corrupt(format!(
                     "squashfs: directory {path} has a header with {count} entries (at most 256)"
@@ -1372,23 +1297,17 @@ impl Walk<'_> {
                     .ok_or_else(|| {
                         Error::corrupt(format!("squashfs: a name in {path} runs past its listing"))
                     })?;
-                let _ = base_ino;
                 let child = if path == "/" {
                     format!("/{}", component(name))
                 } else {
                     format!("{path}/{}", component(name))
                 };
-                self.dir_layout
-                    .structure(
-                        format!("directory entry of {child}"),
-                        p as u64,
-                        (8 + nlen) as u64,
-                    )
-                    .field("inode offset in block", 0, 2, Decode::U16Le, Role::Pointer)
-                    .field("inode number delta", 2, 2, Decode::I16Le, Role::Identifier)
-                    .field("type", 4, 2, Decode::U16Le, Role::Data)
-                    .field("name size - 1", 6, 2, Decode::U16Le, Role::Size)
-                    .field("name", 8, nlen as u32, Decode::Ascii, Role::Name);
+                self.dir_layout.push(Structure::with_fields(
+                    format!("directory entry of {child}"),
+                    p as u64,
+                    (8 + nlen) as u64,
+                    DIR_ENTRY,
+                ));
                 children.push((child, (u64::from(block) << 16) | u64::from(off)));
                 p += 8 + nlen;
             }
@@ -1401,16 +1320,129 @@ impl Walk<'_> {
     }
 }
 
-fn f(name: &'static str, offset: u32, len: u32, decode: Decode, role: Role) -> Field {
-    Field {
-        name: name.into(),
-        offset,
-        len,
-        decode,
-        role,
-    }
+/// The fixed part of every inode, then the fields of one inode type.
+macro_rules! inode_table {
+    ($($f:expr),* $(,)?) => {
+        &[
+            Field::fixed("inode type", 0, 2, Decode::U16Le, Role::Data),
+            Field::fixed("permissions", 2, 2, Decode::ModeU16Le, Role::Mode),
+            Field::fixed("uid index", 4, 2, Decode::U16Le, Role::Owner),
+            Field::fixed("gid index", 6, 2, Decode::U16Le, Role::Owner),
+            Field::fixed("mtime", 8, 4, Decode::UnixTime32Le, Role::Time),
+            Field::fixed("inode number", 12, 4, Decode::U32Le, Role::Identifier),
+            $($f),*
+        ]
+    };
 }
-fn f2(name: String, offset: u32, len: u32, decode: Decode, role: Role) -> Field {
+
+static DIR_INODE: &[Field] = inode_table![
+    Field::fixed("directory block index", 16, 4, Decode::U32Le, Role::Pointer),
+    Field::fixed("link count", 20, 4, Decode::U32Le, Role::Count),
+    Field::fixed("directory size", 24, 2, Decode::U16Le, Role::Size),
+    Field::fixed(
+        "directory block offset",
+        26,
+        2,
+        Decode::U16Le,
+        Role::Pointer
+    ),
+    Field::fixed(
+        "parent inode number",
+        28,
+        4,
+        Decode::U32Le,
+        Role::Identifier
+    ),
+];
+static LDIR_INODE: &[Field] = inode_table![
+    Field::fixed("link count", 16, 4, Decode::U32Le, Role::Count),
+    Field::fixed("directory size", 20, 4, Decode::U32Le, Role::Size),
+    Field::fixed("directory block index", 24, 4, Decode::U32Le, Role::Pointer),
+    Field::fixed(
+        "parent inode number",
+        28,
+        4,
+        Decode::U32Le,
+        Role::Identifier
+    ),
+    Field::fixed("index count", 32, 2, Decode::U16Le, Role::Count),
+    Field::fixed(
+        "directory block offset",
+        34,
+        2,
+        Decode::U16Le,
+        Role::Pointer
+    ),
+    Field::fixed("xattr index", 36, 4, Decode::Hex32Le, Role::Pointer),
+];
+static FILE_INODE: &[Field] = inode_table![
+    Field::fixed("blocks start", 16, 4, Decode::U32Le, Role::Pointer),
+    Field::fixed("fragment index", 20, 4, Decode::Hex32Le, Role::Pointer),
+    Field::fixed("fragment offset", 24, 4, Decode::U32Le, Role::Pointer),
+    Field::fixed("file size", 28, 4, Decode::U32Le, Role::Size),
+    Field::fixed(
+        "data block sizes",
+        32,
+        Field::REST,
+        Decode::Bytes,
+        Role::Size
+    ),
+];
+static LFILE_INODE: &[Field] = inode_table![
+    Field::fixed("blocks start", 16, 8, Decode::U64Le, Role::Pointer),
+    Field::fixed("file size", 24, 8, Decode::U64Le, Role::Size),
+    Field::fixed("sparse bytes", 32, 8, Decode::U64Le, Role::Size),
+    Field::fixed("link count", 40, 4, Decode::U32Le, Role::Count),
+    Field::fixed("fragment index", 44, 4, Decode::Hex32Le, Role::Pointer),
+    Field::fixed("fragment offset", 48, 4, Decode::U32Le, Role::Pointer),
+    Field::fixed("xattr index", 52, 4, Decode::Hex32Le, Role::Pointer),
+    Field::fixed(
+        "data block sizes",
+        56,
+        Field::REST,
+        Decode::Bytes,
+        Role::Size
+    ),
+];
+static SYMLINK_INODE: &[Field] = inode_table![
+    Field::fixed("link count", 16, 4, Decode::U32Le, Role::Count),
+    Field::fixed("target size", 20, 4, Decode::U32Le, Role::Size),
+    Field::fixed("symlink target", 24, Field::REST, Decode::Ascii, Role::Name),
+];
+static DEV_INODE: &[Field] = inode_table![
+    Field::fixed("link count", 16, 4, Decode::U32Le, Role::Count),
+    Field::fixed("device number", 20, 4, Decode::Hex32Le, Role::Data),
+];
+static LDEV_INODE: &[Field] = inode_table![
+    Field::fixed("link count", 16, 4, Decode::U32Le, Role::Count),
+    Field::fixed("device number", 20, 4, Decode::Hex32Le, Role::Data),
+    Field::fixed("xattr index", 24, 4, Decode::Hex32Le, Role::Pointer),
+];
+static IPC_INODE: &[Field] = inode_table![Field::fixed(
+    "link count",
+    16,
+    4,
+    Decode::U32Le,
+    Role::Count
+)];
+static LIPC_INODE: &[Field] = inode_table![
+    Field::fixed("link count", 16, 4, Decode::U32Le, Role::Count),
+    Field::fixed("xattr index", 20, 4, Decode::Hex32Le, Role::Pointer),
+];
+static DIR_HEADER: &[Field] = &[
+    Field::fixed("entry count - 1", 0, 4, Decode::U32Le, Role::Count),
+    Field::fixed("inode table block", 4, 4, Decode::U32Le, Role::Pointer),
+    Field::fixed("base inode number", 8, 4, Decode::U32Le, Role::Identifier),
+];
+static DIR_ENTRY: &[Field] = &[
+    Field::fixed("inode offset in block", 0, 2, Decode::U16Le, Role::Pointer),
+    Field::fixed("inode number delta", 2, 2, Decode::I16Le, Role::Identifier),
+    Field::fixed("type", 4, 2, Decode::U16Le, Role::Data),
+    Field::fixed("name size - 1", 6, 2, Decode::U16Le, Role::Size),
+    Field::fixed("name", 8, Field::REST, Decode::Ascii, Role::Name),
+];
+
+fn f(name: &'static str, offset: u32, len: u32, decode: Decode, role: Role) -> Field {
     Field {
         name: name.into(),
         offset,
