@@ -5,7 +5,8 @@
 //! The raw image gets one [`Layout`]; each decompressed metadata table is a derived stream
 //! with its own layout ([`Table`]), so that a difference inside a compressed metadata block
 //! can be explained field by field (an inode's mtime, a directory entry's name). File content
-//! is read through [`Image::open_file`], which decompresses one block at a time.
+//! is read through a [`DataReader`] ([`Image::data_reader`]), which decompresses one block at
+//! a time; its raw block and fragment ranges let callers compare stored bytes first.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
