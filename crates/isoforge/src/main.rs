@@ -50,6 +50,10 @@ enum Command {
     /// Rebuild what a BUILD_INFO records in a fresh directory and compare with its hashes
     /// (exit 0 reproduced, 1 different, 2 error; needs root).
     Rebuild(commands::rebuild::Args),
+    /// Explain every difference between two images (ISO, squashfs, FAT, cpio/initramfs, tar,
+    /// ar/deb, gzip/xz/zstd), files or directories, down to the structure and field holding
+    /// each differing byte, with hints at known causes. Exit 0 identical, 1 different, 2 error.
+    Diff(commands::diff::Args),
     /// Check artefacts against published SHA-256 sums (a SHA256SUMS file, or a release
     /// directory or URL); a mismatch is reported as a supply-chain anomaly.
     Check(commands::check::Args),
@@ -60,7 +64,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result: anyhow::Result<u8> = match cli.command {
         Command::Lock(args) => commands::lock::run(args),
         Command::Fetch(args) => commands::fetch::run(args),
         Command::Build(args) => commands::build::run(args),
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Builder(args) => commands::builder::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Rebuild(args) => commands::rebuild::run(args),
+        Command::Diff(args) => commands::diff::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Boot(args) => commands::boot::run(args),
     };

@@ -4,6 +4,7 @@ pub mod boot;
 pub mod build;
 pub mod builder;
 pub mod check;
+pub mod diff;
 pub mod fetch;
 pub mod lock;
 pub mod pins;

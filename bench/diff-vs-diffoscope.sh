@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Benchmark: isoforge diff against Debian's diffoscope on the same pair of ~200 MB live ISOs,
+# same machine, one run each. Builds the pair itself (mmdebstrap + mksquashfs +
+# grub-mkrescue), caching intermediate outputs under bench/results/ (git-ignored).
+#
+# The two ISOs differ in a few files inside the squashfs (planted below) and in boot
+# metadata (grub-mkrescue writes a random FAT serial and wall-clock dates).
+#
+# Prints wall time and peak RSS (GNU time) of both tools, the ratios, and checks that every
+# differing path diffoscope reports also appears in isoforge's JSON report.
+#
+# Needs (apt): mmdebstrap squashfs-tools grub-common grub-pc-bin grub-efi-amd64-bin mtools
+#   xorriso diffoscope-minimal time python3; and network access to deb.debian.org.
+# Usage: bench/diff-vs-diffoscope.sh [--rebuild]   (BUILD_ONLY=1: build the pair, time nothing)
+set -euo pipefail
+export LC_ALL=C.UTF-8 TZ=UTC
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+out=$here/results
+mkdir -p "$out"
+[ "${1:-}" = --rebuild ] && rm -rf "$out"/{rootfs.tar,a,b,a.iso,b.iso}
+SDE=1764000000
+DIFFOSCOPE_TIMEOUT=${DIFFOSCOPE_TIMEOUT:-3600}
+
+for t in mmdebstrap mksquashfs grub-mkrescue xorriso diffoscope python3; do
+  command -v "$t" >/dev/null || { echo "missing $t (see the apt list at the top of $0)" >&2; exit 2; }
+done
+[ -x /usr/bin/time ] || { echo "missing /usr/bin/time: apt-get install time" >&2; exit 2; }
+
+step() { printf '\n== %s\n' "$*"; }
+
+if [ ! -f "$out/rootfs.tar" ]; then
+  step "mmdebstrap: bookworm minbase + kernel + live-boot"
+  SOURCE_DATE_EPOCH=$SDE mmdebstrap --variant=minbase --include=linux-image-amd64,live-boot,systemd-sysv \
+    --format=tar --aptopt='Acquire::Check-Valid-Until "false"' bookworm "$out/rootfs.tar.tmp" http://deb.debian.org/debian
+  mv "$out/rootfs.tar.tmp" "$out/rootfs.tar"
+fi
+
+build_side() {
+  local s=$1
+  [ -s "$out/$s.iso" ] && return
+  step "side $s: rootfs, squashfs, grub-mkrescue"
+  rm -rf "$out/$s"; mkdir -p "$out/$s/root" "$out/$s/stage/live" "$out/$s/stage/boot/grub"
+  tar -xpf "$out/rootfs.tar" -C "$out/$s/root"
+  if [ "$s" = b ]; then
+    # A few files differ inside the squashfs, as after a real second build.
+    head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/b/root/etc/machine-id"
+    mkdir -p "$out/b/root/etc/nvme"; cat /proc/sys/kernel/random/uuid > "$out/b/root/etc/nvme/hostid"
+    echo "Start-Date: $(date -u '+%F  %T')" >> "$out/b/root/var/log/dpkg.log"
+    echo "Welcome to the rebuilt image" >> "$out/b/root/etc/motd"
+    touch -d '2025-12-01 12:00' "$out/b/root/etc/hostname"
+    chmod 0664 "$out/b/root/etc/issue"
+  fi
+  cp "$out/$s/root"/boot/vmlinuz-* "$out/$s/stage/live/vmlinuz"
+  cp "$out/$s/root"/boot/initrd.img-* "$out/$s/stage/live/initrd.img"
+  SOURCE_DATE_EPOCH=$SDE mksquashfs "$out/$s/root" "$out/$s/stage/live/filesystem.squashfs" \
+    -comp xz -b 1M -noappend -no-progress -e boot >/dev/null
+  printf 'set timeout=1\nmenuentry live {\n linux /live/vmlinuz boot=live\n initrd /live/initrd.img\n}\n' \
+    > "$out/$s/stage/boot/grub/grub.cfg"
+  grub-mkrescue -o "$out/$s.iso" "$out/$s/stage" >/dev/null 2>&1
+  rm -rf "$out/$s/root"
+}
+build_side a
+sleep 1.1 # distinct wall-clock seconds for the boot metadata
+build_side b
+ls -l "$out/a.iso" "$out/b.iso"
+[ -n "${BUILD_ONLY:-}" ] && exit 0
+
+step "isoforge diff (release build)"
+(cd "$root" && cargo build --release -q -p isoforge)
+sync
+/usr/bin/time -v -o "$out/isoforge.time" "$root/target/release/isoforge" diff --format json \
+  --output "$out/isoforge.json" --source-date-epoch $SDE "$out/a.iso" "$out/b.iso" || [ $? -eq 1 ]
+
+step "diffoscope (timeout ${DIFFOSCOPE_TIMEOUT}s)"
+dstatus=0
+/usr/bin/time -v -o "$out/diffoscope.time" timeout "$DIFFOSCOPE_TIMEOUT" diffoscope --no-progress \
+  --json "$out/diffoscope.json" --text "$out/diffoscope.txt" "$out/a.iso" "$out/b.iso" || dstatus=$?
+case $dstatus in 0|1) ;; 124) echo "diffoscope timed out after ${DIFFOSCOPE_TIMEOUT}s" ;; *) echo "diffoscope exit status $dstatus" ;; esac
+
+step "results"
+python3 - "$out" "$dstatus" <<'PY'
+import json, re, sys
+out, dstatus = sys.argv[1], int(sys.argv[2])
+
+def gtime(path):
+    t = open(path).read()
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", t).group(1)
+    secs = 0.0
+    for part in wall.split(":"):
+        secs = secs * 60 + float(part)
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
+    return secs, rss
+
+iw, ir = gtime(f"{out}/isoforge.time")
+dw, dr = gtime(f"{out}/diffoscope.time")
+print(f"isoforge:   {iw:9.2f} s wall, {ir/1024:9.1f} MiB peak RSS")
+print(f"diffoscope: {dw:9.2f} s wall, {dr/1024:9.1f} MiB peak RSS" + ("  (TIMED OUT)" if dstatus == 124 else ""))
+print(f"speed-up:   {dw/iw:9.1f}x   (goal >= 20x)")
+print(f"memory:     {ir/dr:9.3f} of diffoscope's peak (goal <= 0.25)")
+
+iso = json.load(open(f"{out}/isoforge.json"))
+print(f"isoforge summary: {iso['summary']}")
+names = set()
+def walk(n):
+    names.add(n["name"])
+    for c in n.get("children", []):
+        walk(c)
+if iso.get("root"):
+    walk(iso["root"])
+
+try:
+    dj = json.load(open(f"{out}/diffoscope.json"))
+except Exception as e:
+    print(f"no diffoscope JSON ({e}); coverage not checked")
+    sys.exit(0)
+# Paths diffoscope reports (leaves and containers), without command outputs such as
+# "isoinfo -l {}" or "file list".
+paths = set()
+def dwalk(n, depth=0):
+    s = n.get("source1", "")
+    if depth > 0 and s and not re.search(r"[ {}]", s) and s not in ("file list",):
+        p = re.sub(r"^(\./|squashfs-root/|/)+", "", s.split("/squashfs-root/")[-1])
+        if p:
+            paths.add(p)
+    for d in n.get("details", []) or []:
+        dwalk(d, depth + 1)
+dwalk(dj)
+stripped = [x.strip("/") for x in names if x.strip("/")]
+def covered(p):
+    # Same member, possibly named relative to a different container level.
+    return any(n == p or n.endswith("/" + p) or p.endswith("/" + n) for n in stripped)
+missing = sorted(p for p in paths if not covered(p))
+print(f"diffoscope reported {len(paths)} differing paths; isoforge reported {len(paths) - len(missing)} of them")
+for p in missing:
+    print(f"  NOT in isoforge's report: {p}")
+PY

@@ -1,0 +1,629 @@
+//! Root-cause hints: a built-in table of known causes of irreproducibility, each with its
+//! remedy, matched against member paths, field names and roles, decoded values and changed
+//! text lines.
+
+use isoforge_formats::{Role, Value};
+
+use crate::report::Hint;
+
+/// What hints may compare values against.
+#[derive(Clone, Debug, Default)]
+pub struct HintCtx {
+    pub source_date_epoch: Option<i64>,
+    /// Approximate build times (the inputs' modification times).
+    pub build_times: Vec<i64>,
+    /// The local host name and user: if they show up in changed text, they probably leaked.
+    pub hostname: Option<String>,
+    pub user: Option<String>,
+}
+
+/// Known offenders by member path: `(id, glob patterns, cause, remedy)`.
+const PATHS: &[(&str, &[&str], &str, &str)] = &[
+    (
+        "machine-id",
+        &["/etc/machine-id", "/var/lib/dbus/machine-id"],
+        "machine ID generated randomly when systemd/dbus was installed",
+        "truncate it before squashing (`: > /etc/machine-id`, remove /var/lib/dbus/machine-id); systemd creates one at first boot",
+    ),
+    (
+        "nvme-hostid",
+        &["/etc/nvme/hostid", "/etc/nvme/hostnqn"],
+        "nvme-cli's postinst writes a random host UUID/NQN",
+        "remove /etc/nvme/hostid and /etc/nvme/hostnqn before squashing (they are generated at boot)",
+    ),
+    (
+        "dkms-log",
+        &[
+            "/var/lib/dkms/*/make.log",
+            "/var/lib/dkms/*/log/*",
+            "/var/lib/dkms/*",
+        ],
+        "DKMS build logs record the wall-clock build time",
+        "delete /var/lib/dkms/*/*/*/log before squashing",
+    ),
+    (
+        "ldconfig-aux-cache",
+        &["/var/cache/ldconfig/aux-cache"],
+        "ldconfig's aux-cache stores inode numbers and times of the build host",
+        "delete /var/cache/ldconfig/aux-cache before squashing",
+    ),
+    (
+        "pyc",
+        &["*.pyc", "*/__pycache__/*"],
+        "Python bytecode embeds source mtimes or is written in nondeterministic order",
+        "remove __pycache__/*.pyc before squashing, or compile with SOURCE_DATE_EPOCH set (checked-hash pycs)",
+    ),
+    (
+        "logs",
+        &["/var/log/*"],
+        "log files written during the build (dpkg.log, apt/history.log, alternatives.log...)",
+        "truncate or remove /var/log/* before squashing",
+    ),
+    (
+        "man-db-cache",
+        &["/var/cache/man/*"],
+        "man-db's index cache is built with the build host's time and order",
+        "remove /var/cache/man/* before squashing",
+    ),
+    (
+        "ssh-host-keys",
+        &["/etc/ssh/ssh_host_*"],
+        "SSH host keys are generated randomly at install",
+        "remove /etc/ssh/ssh_host_* before squashing; regenerate at first boot",
+    ),
+    (
+        "apt-caches",
+        &[
+            "/var/lib/apt/lists/*",
+            "/var/cache/apt/*",
+            "/var/cache/debconf/*-old",
+        ],
+        "apt and debconf caches depend on download time and order",
+        "apt-get clean and remove /var/lib/apt/lists/* and *-old caches before squashing",
+    ),
+    (
+        "random-seed",
+        &[
+            "/var/lib/systemd/random-seed",
+            "/var/lib/urandom/random-seed",
+        ],
+        "a random seed saved during the build",
+        "remove it before squashing",
+    ),
+    (
+        "shadow-lastchange",
+        &[
+            "/etc/shadow",
+            "/etc/shadow-",
+            "/etc/gshadow",
+            "/etc/gshadow-",
+        ],
+        "the 'last password change' field counts days up to the build date",
+        "create users with SOURCE_DATE_EPOCH set (shadow honours it) or rewrite field 3 to the epoch day",
+    ),
+    (
+        "hostname-files",
+        &["/etc/hostname", "/etc/hosts", "/etc/mailname"],
+        "the build host's name was written into the image",
+        "write fixed contents to /etc/hostname, /etc/hosts and /etc/mailname in the build",
+    ),
+    (
+        "backup-files",
+        &["/etc/*-", "/var/lib/dpkg/*-old", "/var/cache/debconf/*-old"],
+        "backup copies whose content depends on the order of earlier steps",
+        "remove *-old and passwd-/group-/shadow- backups before squashing",
+    ),
+    (
+        "initramfs",
+        &["/boot/initrd.img*", "/live/initrd.img*", "/initrd.img*"],
+        "the initramfs was regenerated: cpio member times and order depend on the build",
+        "build it with SOURCE_DATE_EPOCH set (initramfs-tools clamps times) and compare the members listed below",
+    ),
+    (
+        "fontconfig-cache",
+        &["/var/cache/fontconfig/*", "*/fonts.cache-*"],
+        "fontconfig caches embed times and directory order",
+        "remove /var/cache/fontconfig/* before squashing",
+    ),
+    (
+        "systemd-catalog",
+        &[
+            "/var/lib/systemd/catalog/database",
+            "/etc/udev/hwdb.bin",
+            "/usr/lib/udev/hwdb.bin",
+        ],
+        "generated databases (journal catalog, hwdb) written at install time",
+        "regenerate them in a fixed environment or remove the catalog database (rebuilt at boot)",
+    ),
+    (
+        "boot-catalog",
+        &["/boot.catalog", "/boot/grub/boot.cat", "/isolinux/boot.cat"],
+        "the El Torito boot catalog file gets the wall-clock date from grub-mkrescue",
+        "set file dates with xorriso -volume_date all_file_dates =$SOURCE_DATE_EPOCH (grub-mkrescue passes extra xorriso options after --)",
+    ),
+];
+
+/// Known fields: `(id, lowercase substrings of "structure, field", role it applies to (any if
+/// `None`), cause, remedy)`. The first match wins.
+type FieldRule = (
+    &'static str,
+    &'static [&'static str],
+    Option<Role>,
+    &'static str,
+    &'static str,
+);
+const FIELDS: &[FieldRule] = &[
+    (
+        "iso-volume-dates",
+        &[
+            "volume creation date",
+            "volume modification date",
+            "volume expiration date",
+            "volume effective date",
+        ],
+        None,
+        "ISO 9660 volume descriptor dates default to the wall clock",
+        "pin them: xorriso -volume_date uuid/c/m/x/f, or export SOURCE_DATE_EPOCH (xorriso uses it for the defaults)",
+    ),
+    (
+        "iso-file-dates",
+        &["recording date", "rock ridge tf"],
+        None,
+        "file dates in the ISO (directory records, Rock Ridge TF) come from the staging tree or the wall clock",
+        "xorriso -volume_date all_file_dates =$SOURCE_DATE_EPOCH, and touch -h -d @$SOURCE_DATE_EPOCH the staging tree",
+    ),
+    (
+        "hfsplus-dates",
+        &["hfs+"],
+        Some(Role::Time),
+        "dates in the HFS+ side of the hybrid ISO (added by grub-mkrescue for Macs) come from the staging tree or the wall clock",
+        "touch -h -d @$SOURCE_DATE_EPOCH the staging tree and pass -volume_date all_file_dates =$SOURCE_DATE_EPOCH, or build without HFS+ (xorriso without -hfsplus)",
+    ),
+    (
+        "gpt-guid",
+        &["disk guid", "unique partition guid"],
+        None,
+        "GPT GUIDs are random or derived from the volume UUID date",
+        "pin xorriso -volume_date uuid YYYYMMDDhhmmsscc (GUIDs derive from it)",
+    ),
+    (
+        "mbr-signature",
+        &["disk signature"],
+        None,
+        "the MBR disk signature is random in some tools",
+        "pin it (xorriso derives it from the image; isohybrid -id N)",
+    ),
+    (
+        "fat-serial",
+        &["volume serial"],
+        None,
+        "the FAT volume serial is random (mkfs.fat/mformat, as called by grub-mkrescue)",
+        "make the EFI image yourself: mkfs.fat -i $(printf %08x $SOURCE_DATE_EPOCH), then mmd/mcopy",
+    ),
+    (
+        "fat-dates",
+        &[
+            "fat12",
+            "fat16",
+            "fat32",
+            "directory entry of",
+            "directory entry '",
+        ],
+        Some(Role::Time),
+        "FAT directory entry times come from mtools' clock or the source files",
+        "export SOURCE_DATE_EPOCH before mmd/mcopy (mtools honours it) and touch the source files to the epoch",
+    ),
+    (
+        "squashfs-mkfs-time",
+        &["mkfs time"],
+        None,
+        "mksquashfs records when the image was made",
+        "export SOURCE_DATE_EPOCH when running mksquashfs (4.4+ uses it for the mkfs time and clamps file times)",
+    ),
+    (
+        "gzip-header",
+        &["(mtime)", "(fname)"],
+        None,
+        "gzip stores the input's modification time and name in its header",
+        "gzip -n (--no-name); tools that call gzip usually honour SOURCE_DATE_EPOCH",
+    ),
+    (
+        "pax-times",
+        &["pax record atime", "pax record ctime"],
+        None,
+        "GNU tar's pax format records access and change times",
+        "tar --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
+    ),
+    (
+        "tar-header",
+        &["tar header", "tar archive"],
+        None,
+        "tar stores each member's mtime, owner and mode from the build tree",
+        "tar --sort=name --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime --owner=0 --group=0 --numeric-owner",
+    ),
+    (
+        "cpio-header",
+        &["cpio header", "cpio archive", "initramfs"],
+        None,
+        "cpio stores each member's inode number, mtime and owner from the build tree",
+        "GNU cpio --reproducible (renumbers inodes), touch files to SOURCE_DATE_EPOCH, sort the file list",
+    ),
+    (
+        "ar-header",
+        &["ar header", "ar archive"],
+        None,
+        "ar stores member mtimes, uid and gid",
+        "use deterministic mode (ar D, the default on Debian) or dpkg-deb with SOURCE_DATE_EPOCH",
+    ),
+];
+
+fn glob(pat: &str, s: &str) -> bool {
+    match pat.split_once('*') {
+        None => pat == s,
+        Some((head, rest)) => {
+            if !s.starts_with(head) {
+                return false;
+            }
+            let s = &s[head.len()..];
+            if rest.is_empty() {
+                return true;
+            }
+            (0..=s.len())
+                .filter(|&i| s.is_char_boundary(i))
+                .any(|i| glob(rest, &s[i..]))
+        }
+    }
+}
+
+fn hint(id: &'static str, cause: impl Into<String>, remedy: impl Into<String>) -> Hint {
+    Hint {
+        id,
+        cause: cause.into(),
+        remedy: remedy.into(),
+    }
+}
+
+/// Known offenders whose record metadata (not content) is the problem.
+const METADATA_PATHS: &[&str] = &["boot-catalog"];
+
+/// Hints for a member path (known offenders). Most are about content; when only the
+/// member's metadata differs, only the metadata offenders apply.
+pub fn for_path(path: &str, content_differs: bool) -> Vec<Hint> {
+    PATHS
+        .iter()
+        .filter(|(id, _, _, _)| content_differs || METADATA_PATHS.contains(id))
+        .filter(|(_, pats, _, _)| pats.iter().any(|p| glob(p, path)))
+        .take(1)
+        .map(|(id, _, c, r)| hint(id, *c, *r))
+        .collect()
+}
+
+fn time_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Time(t) => Some(t.unix),
+        _ => None,
+    }
+}
+
+/// Hints for a differing field: `label` is "structure, field" or a member field name.
+pub fn for_field(
+    label: &str,
+    field: &str,
+    role: Role,
+    a: &Value,
+    b: &Value,
+    ctx: &HintCtx,
+) -> Vec<Hint> {
+    let mut out = Vec::new();
+    let l = format!("{label} {field}").to_lowercase();
+    if let Some((id, _, _, c, r)) = FIELDS.iter().find(|(_, subs, want, _, _)| {
+        want.is_none_or(|w| w == role) && subs.iter().any(|s| l.contains(s))
+    }) {
+        out.push(hint(id, *c, *r));
+    }
+    match role {
+        Role::Time => {
+            let (ta, tb) = (time_of(a), time_of(b));
+            if let Some(sde) = ctx.source_date_epoch {
+                let later: Vec<String> = [("A", ta), ("B", tb)]
+                    .iter()
+                    .filter_map(|(s, t)| t.filter(|&t| t > sde).map(|_| s.to_string()))
+                    .collect();
+                if !later.is_empty() {
+                    out.push(hint(
+                        "time-after-sde",
+                        format!("the time on side {} is later than SOURCE_DATE_EPOCH ({sde})", later.join(" and ")),
+                        "clamp it to SOURCE_DATE_EPOCH: export SOURCE_DATE_EPOCH for the tool that wrote it, or touch -h -d @$SOURCE_DATE_EPOCH",
+                    ));
+                } else if (ta == Some(sde)) != (tb == Some(sde)) && ta.is_some() && tb.is_some() {
+                    out.push(hint(
+                        "time-unclamped",
+                        "one side is clamped to SOURCE_DATE_EPOCH and the other is not",
+                        "clamp every timestamp to SOURCE_DATE_EPOCH in the step that wrote this field",
+                    ));
+                }
+            }
+            let near = |t: Option<i64>| t.is_some_and(|t| ctx.build_times.iter().any(|&bt| (t - bt).abs() < 2 * 86_400));
+            if near(ta) || near(tb) {
+                out.push(hint(
+                    "wall-clock-time",
+                    "a time within two days of when the inputs were built: the wall clock leaked into the output",
+                    "set SOURCE_DATE_EPOCH for the tool that wrote it (or pass the tool's explicit date option)",
+                ));
+            }
+        }
+        Role::Identifier if !l.contains("inode number") => out.push(hint(
+            "random-id",
+            "a random identifier (UUID, GUID or serial) generated per build",
+            "derive it from SOURCE_DATE_EPOCH or pin a fixed value in the tool's options",
+        )),
+        Role::Identifier => out.push(hint(
+            "inode-numbers",
+            "inode numbers follow the order in which files were created or added",
+            "sort inputs and renumber (cpio --reproducible); otherwise this follows from other differences",
+        )),
+        Role::Mode => {
+            if let (Value::Mode(x), Value::Mode(y)) = (a, b) {
+                let d = (x ^ y) & 0o7777;
+                if d != 0 && d & !0o077 == 0 {
+                    out.push(hint(
+                        "umask",
+                        format!("group/other permission bits differ ({:04o} vs {:04o}): a different umask", x & 0o7777, y & 0o7777),
+                        "set `umask 022` at the start of the build and in every script that creates files",
+                    ));
+                } else if d != 0 {
+                    out.push(hint("permissions", "file permissions differ", "set modes explicitly (chmod) in the build; normalise when archiving"));
+                }
+            }
+        }
+        Role::Owner => out.push(hint(
+            "owner",
+            "owner differs: files were created by different users",
+            "build as root in a user namespace, or normalise: mksquashfs -all-root, tar --owner=0 --group=0 --numeric-owner, cpio -R 0:0",
+        )),
+        Role::Pointer | Role::Size | Role::Count | Role::Checksum => out.push(hint(
+            "consequence",
+            "a location, size, count or checksum: it changes because other data changed or moved",
+            "fix the other differences; this one follows from them",
+        )),
+        _ => {}
+    }
+    out
+}
+
+/// Hints for changed text lines of a member.
+pub fn for_text(removed: &[&str], added: &[&str], ctx: &HintCtx) -> Vec<Hint> {
+    let mut out = Vec::new();
+    let both: Vec<&str> = removed.iter().chain(added.iter()).copied().collect();
+    let any = |f: &dyn Fn(&str) -> bool| both.iter().any(|l| f(l));
+    let build_dirs = ["/tmp/", "/build/", "/home/", "/var/tmp/", "/root/", "/srv/"];
+    let dirs_of = |lines: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = lines
+            .iter()
+            .flat_map(|l| {
+                build_dirs.iter().filter_map(move |d| {
+                    l.find(d).map(|i| {
+                        l[i..]
+                            .split(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+                            .next()
+                            .unwrap_or("")
+                            .to_string()
+                    })
+                })
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    if !removed.is_empty()
+        && !added.is_empty()
+        && dirs_of(removed) != dirs_of(added)
+        && !dirs_of(&both).is_empty()
+    {
+        out.push(hint(
+            "build-path",
+            "a build directory path appears in the changed lines",
+            "build in a fixed directory, or map it away (-ffile-prefix-map=$PWD=., tar --transform, sed in a post-process)",
+        ));
+    }
+    if let Some(h) = ctx.hostname.as_deref().filter(|h| h.len() >= 3) {
+        if any(&|l| l.contains(h)) {
+            out.push(hint(
+                "hostname",
+                format!("the build host name {h:?} appears in the content"),
+                "set a fixed hostname in the build namespace (unshare --uts, hostname build)",
+            ));
+        }
+    }
+    if let Some(u) = ctx.user.as_deref().filter(|u| u.len() >= 3 && *u != "root") {
+        if any(&|l| l.contains(u)) {
+            out.push(hint(
+                "build-user",
+                format!("the build user {u:?} appears in the content"),
+                "build as a fixed user (root in a namespace) and avoid recording $USER",
+            ));
+        }
+    }
+    if any(&looks_like_date) {
+        out.push(hint(
+            "time-in-content",
+            "a date or time is written into the file's content",
+            "have the generator use SOURCE_DATE_EPOCH, or strip the timestamp in a post-processing step",
+        ));
+    }
+    if any(&looks_like_uuid) {
+        out.push(hint(
+            "random-id",
+            "a UUID in the content differs",
+            "derive it from SOURCE_DATE_EPOCH or generate it at first boot instead",
+        ));
+    }
+    out
+}
+
+/// Hint for a structure found at different offsets on the two sides.
+pub fn moved(by: i64) -> Hint {
+    hint(
+        "moved",
+        format!(
+            "the same structure is {} bytes {} in B: something before it grew or shrank",
+            by.unsigned_abs(),
+            if by > 0 { "later" } else { "earlier" }
+        ),
+        "fix the differences before it; these bytes differ only because they moved",
+    )
+}
+
+/// Hint for members present on both sides in a different order.
+pub fn for_order() -> Hint {
+    hint(
+        "entry-order",
+        "the same members are stored in a different order",
+        "sort inputs before archiving: tar --sort=name, find . | LC_ALL=C sort | cpio -o, mcopy files in sorted order (check with disorderfs)",
+    )
+}
+
+/// Hint for a member present on one side only.
+pub fn for_presence(path: &str) -> Vec<Hint> {
+    let mut v = for_path(path, true);
+    if v.is_empty() {
+        v.push(hint(
+            "file-set",
+            "a file exists in one build only",
+            "find the step that creates it (a maintainer script, a cache) and remove it before squashing or make it unconditional",
+        ));
+    }
+    v
+}
+
+fn looks_like_date(l: &str) -> bool {
+    let b = l.as_bytes();
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    // 2025-11-24 or 2025/11/24
+    let iso = b.windows(10).any(|w| {
+        digits(&w[0..4])
+            && (w[4] == b'-' || w[4] == b'/')
+            && digits(&w[5..7])
+            && w[7] == w[4]
+            && digits(&w[8..10])
+    });
+    // 16:00:00
+    let clock = b.windows(8).any(|w| {
+        digits(&w[0..2]) && w[2] == b':' && digits(&w[3..5]) && w[5] == b':' && digits(&w[6..8])
+    });
+    let month = [
+        "Jan ", "Feb ", "Mar ", "Apr ", "May ", "Jun ", "Jul ", "Aug ", "Sep ", "Oct ", "Nov ",
+        "Dec ",
+    ]
+    .iter()
+    .any(|m| l.contains(m));
+    iso || clock || (month && b.iter().any(u8::is_ascii_digit))
+}
+
+fn looks_like_uuid(l: &str) -> bool {
+    let b = l.as_bytes();
+    let hex = |s: &[u8]| s.iter().all(u8::is_ascii_hexdigit);
+    b.windows(36).any(|w| {
+        hex(&w[0..8])
+            && w[8] == b'-'
+            && hex(&w[9..13])
+            && w[13] == b'-'
+            && hex(&w[14..18])
+            && w[18] == b'-'
+            && hex(&w[19..23])
+            && w[23] == b'-'
+            && hex(&w[24..36])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use isoforge_formats::Timestamp;
+
+    #[test]
+    fn globs() {
+        assert!(glob(
+            "/var/lib/dkms/*/make.log",
+            "/var/lib/dkms/foo/1.0/build/make.log"
+        ));
+        assert!(glob("*.pyc", "/usr/lib/python3/x.pyc"));
+        assert!(!glob("/etc/machine-id", "/etc/machine-id.bak"));
+        assert_eq!(for_path("/etc/machine-id", true)[0].id, "machine-id");
+        assert!(for_path("/etc/machine-id", false).is_empty());
+        assert_eq!(
+            for_path("/var/lib/dkms/x/1/log/make.log", true)[0].id,
+            "dkms-log"
+        );
+    }
+
+    #[test]
+    fn time_later_than_epoch_and_wall_clock() {
+        let ctx = HintCtx {
+            source_date_epoch: Some(1_764_000_000),
+            build_times: vec![1_800_000_000],
+            ..Default::default()
+        };
+        let a = Value::Time(Timestamp::secs(1_764_000_000));
+        let b = Value::Time(Timestamp::secs(1_800_000_100));
+        let h = for_field(
+            "primary volume descriptor",
+            "volume creation date",
+            Role::Time,
+            &a,
+            &b,
+            &ctx,
+        );
+        let ids: Vec<_> = h.iter().map(|h| h.id).collect();
+        assert_eq!(
+            ids,
+            ["iso-volume-dates", "time-after-sde", "wall-clock-time"]
+        );
+    }
+
+    #[test]
+    fn umask_and_serial() {
+        let ctx = HintCtx::default();
+        let h = for_field(
+            "inode of /x",
+            "permissions",
+            Role::Mode,
+            &Value::Mode(0o100644),
+            &Value::Mode(0o100664),
+            &ctx,
+        );
+        assert_eq!(h[0].id, "umask");
+        let h = for_field(
+            "FAT boot sector",
+            "volume serial",
+            Role::Identifier,
+            &Value::Hex(1, 8),
+            &Value::Hex(2, 8),
+            &ctx,
+        );
+        assert_eq!(
+            h.iter().map(|h| h.id).collect::<Vec<_>>(),
+            ["fat-serial", "random-id"]
+        );
+    }
+
+    #[test]
+    fn text_hints() {
+        let ctx = HintCtx {
+            hostname: Some("buildbox7".into()),
+            ..Default::default()
+        };
+        let h = for_text(
+            &["built on buildbox7 in /tmp/abc/src"],
+            &["built on buildbox7 in /tmp/xyz/src"],
+            &ctx,
+        );
+        let ids: Vec<_> = h.iter().map(|h| h.id).collect();
+        assert_eq!(ids, ["build-path", "hostname"]);
+        assert!(looks_like_date("Generated 2025-11-24"));
+        assert!(looks_like_uuid(
+            "UUID=0fe31a17-aaaa-bbbb-cccc-0123456789ab /"
+        ));
+    }
+}

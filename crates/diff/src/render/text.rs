@@ -1,0 +1,152 @@
+//! Plain text: an indented tree, one line per difference.
+
+use std::io::{self, Write};
+
+use super::{describe, percent};
+use crate::report::{ContentDiff, Node, Report};
+
+pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "isoforge diff\n  A: {}\n  B: {}", r.a, r.b)?;
+    writeln!(out, "{}", r.summary)?;
+    if let Some(sde) = r.source_date_epoch {
+        writeln!(out, "SOURCE_DATE_EPOCH: {sde}")?;
+    }
+    if let Some(root) = &r.root {
+        writeln!(out)?;
+        node(root, 0, out)?;
+    }
+    if !r.hints.is_empty() {
+        writeln!(out, "\nHints (known causes and remedies):")?;
+        for h in &r.hints {
+            writeln!(
+                out,
+                "  [{}] {} ({} place(s), e.g. {})",
+                h.id,
+                h.cause,
+                h.occurrences,
+                h.examples.first().map_or("", String::as_str)
+            )?;
+            writeln!(out, "      remedy: {}", h.remedy)?;
+        }
+    }
+    Ok(())
+}
+
+fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {
+    let pad = "  ".repeat(depth);
+    let change = match n.change {
+        crate::Change::Modified => "differs",
+        crate::Change::Added => "only in B",
+        crate::Change::Removed => "only in A",
+    };
+    writeln!(out, "{pad}● {} [{}] {change}", n.name, n.kind)?;
+    let pad = format!("{pad}  ");
+    for note in &n.notes {
+        writeln!(out, "{pad}note: {note}")?;
+    }
+    for f in &n.fields {
+        writeln!(
+            out,
+            "{pad}{}: {} vs {}{}",
+            f.field,
+            f.a,
+            f.b,
+            tags(&f.hints)
+        )?;
+    }
+    if let Some(b) = &n.bytes {
+        writeln!(
+            out,
+            "{pad}bytes: {} differ (sizes {} and {}), {} attributed ({})",
+            b.differing,
+            b.size_a,
+            b.size_b,
+            b.attributed,
+            percent(b.attributed, b.differing)
+        )?;
+        if b.by_field.len() > 1 || b.ranges_omitted > 0 {
+            writeln!(out, "{pad}  by kind of field:")?;
+            for f in &b.by_field {
+                let field = f
+                    .field
+                    .as_deref()
+                    .map(|x| format!(", {x}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{pad}    {} place(s), {} byte(s): {}{field} (e.g. {})",
+                    f.places, f.differing, f.structure, f.example
+                )?;
+            }
+        }
+        for a in &b.ranges {
+            writeln!(
+                out,
+                "{pad}  @{:#x} ({} byte(s) differ) {}{}",
+                a.offset,
+                a.differing,
+                describe(a),
+                tags(&a.hints)
+            )?;
+        }
+        if b.ranges_omitted > 0 {
+            writeln!(
+                out,
+                "{pad}  … {} more attributed range(s)",
+                b.ranges_omitted
+            )?;
+        }
+        for u in &b.unattributed {
+            writeln!(
+                out,
+                "{pad}  UNATTRIBUTED @{:#x}+{} ({} byte(s) differ)\n{pad}    A: {}\n{pad}    B: {}",
+                u.offset, u.len, u.differing, u.hex_a, u.hex_b
+            )?;
+        }
+        if b.unattributed_omitted > 0 {
+            writeln!(
+                out,
+                "{pad}  … {} more unattributed range(s)",
+                b.unattributed_omitted
+            )?;
+        }
+    }
+    match &n.content {
+        Some(ContentDiff::Text { unified, .. }) => {
+            for line in unified.lines() {
+                writeln!(out, "{pad}│ {line}")?;
+            }
+        }
+        Some(ContentDiff::Hex { windows, more }) => {
+            for w in windows {
+                writeln!(
+                    out,
+                    "{pad}@{:#010x} A: {}\n{pad}            B: {}",
+                    w.offset, w.a, w.b
+                )?;
+            }
+            if *more > 0 {
+                writeln!(out, "{pad}… {more} more differing range(s)")?;
+            }
+        }
+        None => {}
+    }
+    if !n.hints.is_empty() {
+        writeln!(out, "{pad}hints:{}", tags(&n.hints))?;
+    }
+    for c in &n.children {
+        node(c, depth + 1, out)?;
+    }
+    Ok(())
+}
+
+fn tags(h: &[crate::report::Hint]) -> String {
+    if h.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "  [{}]",
+            h.iter().map(|h| h.id).collect::<Vec<_>>().join(", ")
+        )
+    }
+}

@@ -1,0 +1,339 @@
+//! The report: a tree of [`Node`]s (one per differing stream or member), each with its field
+//! changes, byte attribution, content diff, notes and hints. Serialises to JSON as is; the
+//! text, Markdown and HTML renderings live in [`crate::render`].
+
+use serde::Serialize;
+
+/// Separator between the parts of a [`Node::location`].
+pub const LOCATION_SEP: &str = " › ";
+
+/// The outcome of comparing two inputs.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub a: String,
+    pub b: String,
+    pub identical: bool,
+    /// One line: identical, or how many bytes differ and where the first differences are.
+    pub summary: String,
+    /// Differing bytes of the outer inputs (0 for directories).
+    pub differing_bytes: u64,
+    /// How many of those lie in a named structure on each side.
+    pub attributed_bytes: u64,
+    pub source_date_epoch: Option<i64>,
+    pub root: Option<Node>,
+    /// Every distinct hint in the tree, with the number of places it applies to.
+    pub hints: Vec<HintSummary>,
+}
+
+/// One compared pair: an input, a member, or a derived stream (decompressed data or table).
+#[derive(Clone, Debug, Serialize)]
+pub struct Node {
+    /// Path within the parent container, or the input name.
+    pub name: String,
+    /// Full location from the outer input, e.g. `a.iso › /live/filesystem.squashfs › /etc/x`.
+    pub location: String,
+    /// What the pair is: "ISO 9660 image", "squashfs image (xz, 1048576-byte blocks)", "file"...
+    pub kind: String,
+    pub change: Change,
+    pub fields: Vec<FieldChange>,
+    pub bytes: Option<ByteReport>,
+    pub content: Option<ContentDiff>,
+    pub notes: Vec<String>,
+    pub hints: Vec<Hint>,
+    pub children: Vec<Node>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Modified,
+    /// Only in B.
+    Added,
+    /// Only in A.
+    Removed,
+}
+
+/// A metadata item that differs between the two sides of a member.
+#[derive(Clone, Debug, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub a: String,
+    pub b: String,
+    pub hints: Vec<Hint>,
+}
+
+/// Where the differing bytes of a stream are.
+#[derive(Clone, Debug, Serialize)]
+pub struct ByteReport {
+    pub size_a: u64,
+    pub size_b: u64,
+    pub differing: u64,
+    pub attributed: u64,
+    /// How many places each kind of field differs in (all of them, including omitted ones).
+    pub by_field: Vec<FieldCount>,
+    /// A sample of the attributions: every kind of field, each up to a per-kind limit.
+    pub ranges: Vec<Attribution>,
+    /// Attribution groups left out of `ranges` (their bytes are still counted above).
+    pub ranges_omitted: u64,
+    pub unattributed: Vec<Unattributed>,
+    pub unattributed_omitted: u64,
+}
+
+/// Differences of one kind of field (a structure kind such as "directory record" and a field
+/// such as "recording date").
+#[derive(Clone, Debug, Serialize)]
+pub struct FieldCount {
+    pub structure: String,
+    pub field: Option<String>,
+    pub places: u64,
+    pub differing: u64,
+    /// The first place, in full.
+    pub example: String,
+}
+
+/// A range of differing bytes and the innermost structure holding it on each side.
+#[derive(Clone, Debug, Serialize)]
+pub struct Attribution {
+    pub offset: u64,
+    pub len: u64,
+    pub differing: u64,
+    /// Set when both sides hold the same structure at different offsets: B's minus A's.
+    pub moved_by: Option<i64>,
+    /// `None` where that side has no bytes (it is shorter) or no structure.
+    pub a: Option<Place>,
+    pub b: Option<Place>,
+    pub hints: Vec<Hint>,
+}
+
+/// A structure (outermost first) and, when known, the field and its decoded value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Place {
+    pub structure: Vec<String>,
+    pub field: Option<String>,
+    pub value: Option<String>,
+    pub role: String,
+}
+
+impl Place {
+    /// `content of /x › inode table block … › field`
+    pub fn label(&self) -> String {
+        let mut s = self.structure.join(" › ");
+        if let Some(f) = &self.field {
+            s.push_str(", ");
+            s.push_str(f);
+        }
+        s
+    }
+}
+
+/// Differing bytes that no structure explains, with both sides' bytes around them.
+#[derive(Clone, Debug, Serialize)]
+pub struct Unattributed {
+    pub offset: u64,
+    pub len: u64,
+    pub differing: u64,
+    pub hex_a: String,
+    pub hex_b: String,
+}
+
+/// How the content of a leaf differs.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ContentDiff {
+    /// A unified diff of text.
+    Text { unified: String, truncated: bool },
+    /// Hex windows around the first differences of binary data.
+    Hex { windows: Vec<HexWindow>, more: u64 },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HexWindow {
+    pub offset: u64,
+    pub a: String,
+    pub b: String,
+}
+
+/// A known cause of a difference and how to remove it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Hint {
+    pub id: &'static str,
+    pub cause: String,
+    pub remedy: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HintSummary {
+    pub id: &'static str,
+    pub cause: String,
+    pub remedy: String,
+    pub occurrences: usize,
+    /// A few locations it applies to.
+    pub examples: Vec<String>,
+}
+
+impl Report {
+    pub(crate) fn build(
+        a: &str,
+        b: &str,
+        root: Option<Node>,
+        differing: u64,
+        attributed: u64,
+        sde: Option<i64>,
+    ) -> Self {
+        let mut r = Report {
+            a: a.to_string(),
+            b: b.to_string(),
+            identical: root.is_none(),
+            summary: String::new(),
+            differing_bytes: differing,
+            attributed_bytes: attributed,
+            source_date_epoch: sde,
+            root,
+            hints: Vec::new(),
+        };
+        r.hints = r.collect_hints();
+        r.summary = r.make_summary();
+        r
+    }
+
+    fn make_summary(&self) -> String {
+        let Some(root) = &self.root else {
+            return format!("identical: {} and {} are the same", self.a, self.b);
+        };
+        let nodes = self.nodes();
+        let members: Vec<&&Node> = nodes
+            .iter()
+            .filter(|n| n.children.is_empty() && !std::ptr::eq(**n, root))
+            .collect();
+        let mut s = String::from("different: ");
+        if self.differing_bytes > 0 {
+            let pct = 100.0 * self.attributed_bytes as f64 / self.differing_bytes as f64;
+            s.push_str(&format!(
+                "{} bytes differ, {} attributed ({pct:.1}%)",
+                self.differing_bytes, self.attributed_bytes
+            ));
+        } else {
+            s.push_str("contents differ");
+        }
+        if !members.is_empty() {
+            let names: Vec<&str> = members
+                .iter()
+                .take(3)
+                .map(|n| n.location.as_str())
+                .collect();
+            s.push_str(&format!(
+                "; {} differing item(s): {}",
+                members.len(),
+                names.join(", ")
+            ));
+            if members.len() > 3 {
+                s.push_str(", …");
+            }
+        }
+        s
+    }
+
+    fn collect_hints(&self) -> Vec<HintSummary> {
+        let mut out: Vec<HintSummary> = Vec::new();
+        let mut add = |h: &Hint, place: &str| match out
+            .iter_mut()
+            .find(|x| x.id == h.id && x.cause == h.cause)
+        {
+            Some(x) => {
+                x.occurrences += 1;
+                if x.examples.len() < 5 && !x.examples.iter().any(|e| e == place) {
+                    x.examples.push(place.to_string());
+                }
+            }
+            None => out.push(HintSummary {
+                id: h.id,
+                cause: h.cause.clone(),
+                remedy: h.remedy.clone(),
+                occurrences: 1,
+                examples: vec![place.to_string()],
+            }),
+        };
+        for n in self.nodes() {
+            for h in &n.hints {
+                add(h, &n.location);
+            }
+            for f in &n.fields {
+                for h in &f.hints {
+                    add(h, &format!("{}: {}", n.location, f.field));
+                }
+            }
+            if let Some(b) = &n.bytes {
+                for r in &b.ranges {
+                    let place =
+                        r.a.as_ref()
+                            .or(r.b.as_ref())
+                            .map(Place::label)
+                            .unwrap_or_default();
+                    for h in &r.hints {
+                        add(h, &place);
+                    }
+                }
+            }
+        }
+        // Derived consequences last: they are not causes.
+        out.sort_by_key(|h| {
+            (
+                matches!(h.id, "consequence" | "moved"),
+                std::cmp::Reverse(h.occurrences),
+            )
+        });
+        out
+    }
+
+    pub fn is_identical(&self) -> bool {
+        self.identical
+    }
+
+    /// The one-line summary.
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    /// Every node, depth first.
+    pub fn nodes(&self) -> Vec<&Node> {
+        let mut out = Vec::new();
+        if let Some(r) = &self.root {
+            r.walk(&mut out);
+        }
+        out
+    }
+}
+
+impl Node {
+    pub(crate) fn new(
+        name: impl Into<String>,
+        location: impl Into<String>,
+        kind: impl Into<String>,
+        change: Change,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            location: location.into(),
+            kind: kind.into(),
+            change,
+            fields: Vec::new(),
+            bytes: None,
+            content: None,
+            notes: Vec::new(),
+            hints: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    fn walk<'a>(&'a self, out: &mut Vec<&'a Node>) {
+        out.push(self);
+        for c in &self.children {
+            c.walk(out);
+        }
+    }
+
+    /// A child by name.
+    pub fn child(&self, name: &str) -> Option<&Node> {
+        self.children.iter().find(|c| c.name == name)
+    }
+}

@@ -1,0 +1,172 @@
+//! `isoforge diff`: explains every difference between two images, archives, files or
+//! directories, down to the structure and field that holds each differing byte.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use isoforge_diff::{Options, OutputFormat, Report};
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Html,
+    Json,
+    Markdown,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// First input (A): ISO, squashfs, FAT image, cpio/initramfs, tar, ar/deb, gzip/xz/zstd
+    /// stream, plain file or directory.
+    pub a: PathBuf,
+    /// Second input (B), of the same kind.
+    pub b: PathBuf,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write the HTML report to FILE (one comparison, two reports).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Compare containers nested deeper than N as raw bytes (the inputs are depth 0).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub max_depth: usize,
+    /// SOURCE_DATE_EPOCH the builds used, for hints [default: $SOURCE_DATE_EPOCH].
+    #[arg(long, value_name = "SECONDS")]
+    pub source_date_epoch: Option<i64>,
+    /// Also run diffoscope on one differing member: the LOCATION given (as printed in the
+    /// report, `root › /path › /inner/path`), or the first differing leaf.
+    #[arg(long, value_name = "LOCATION", num_args = 0..=1, default_missing_value = "")]
+    pub diffoscope: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let sde = match args.source_date_epoch {
+        Some(s) => Some(s),
+        None => match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(v) => Some(v.trim().parse::<i64>().with_context(|| {
+                format!("SOURCE_DATE_EPOCH={v:?} is not an integer number of seconds")
+            })?),
+            Err(_) => None,
+        },
+    };
+    let spinner = std::io::stderr().is_terminal().then(|| {
+        let s = indicatif::ProgressBar::new_spinner();
+        s.enable_steady_tick(std::time::Duration::from_millis(120));
+        s
+    });
+    let mut opts = Options {
+        max_depth: args.max_depth,
+        source_date_epoch: sde,
+        ..Options::default()
+    };
+    if let Some(s) = &spinner {
+        let s = s.clone();
+        opts.progress = Some(Arc::new(move |what: &str| {
+            s.set_message(format!("comparing {what}"))
+        }));
+    }
+    let report = isoforge_diff::diff(&args.a, &args.b, &opts)?;
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    let format = match args.format {
+        Format::Text => OutputFormat::Text,
+        Format::Html => OutputFormat::Html,
+        Format::Json => OutputFormat::Json,
+        Format::Markdown => OutputFormat::Markdown,
+    };
+    match &args.output {
+        Some(p) => {
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("cannot create {}", p.display()))?,
+            );
+            report.render(format, &mut f)?;
+            f.flush()?;
+            eprintln!("{}", report.summary());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            match report.render(format, &mut out).and_then(|()| out.flush()) {
+                // A reader that stops early (`| head`) is not an error of the comparison.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                r => r?,
+            }
+        }
+    }
+    if let Some(p) = &args.html {
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        );
+        report.render(OutputFormat::Html, &mut f)?;
+        f.flush()?;
+    }
+    if let Some(loc) = &args.diffoscope {
+        if !report.is_identical() {
+            diffoscope(&args, &opts, &report, loc)?;
+        }
+    }
+    Ok(if report.is_identical() { 0 } else { 1 })
+}
+
+/// Copies both sides of one member to a temporary directory and runs diffoscope on them.
+fn diffoscope(args: &Args, opts: &Options, report: &Report, loc: &str) -> anyhow::Result<()> {
+    let location = if loc.is_empty() {
+        let leaf = report
+            .nodes()
+            .into_iter()
+            .filter(|n| n.content.is_some())
+            .find(|n| n.location.contains(isoforge_diff::report::LOCATION_SEP));
+        match leaf {
+            Some(n) => n.location.clone(),
+            None => bail!("--diffoscope: no differing member to hand over (give a LOCATION)"),
+        }
+    } else {
+        loc.to_string()
+    };
+    let tool = which("diffoscope").context(
+        "--diffoscope: diffoscope is not installed (apt-get install diffoscope-minimal)",
+    )?;
+    let dir = tempfile::tempdir()?;
+    let (a, b) = isoforge_diff::extract_member(&args.a, &args.b, &location, opts, dir.path())?;
+    let out = Command::new(tool)
+        .arg("--text")
+        .arg("-")
+        .arg("--no-progress")
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .context("running diffoscope")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let header = format!("\n== diffoscope on {location} ==\n");
+    match &args.output {
+        Some(p) => {
+            let side = p.with_extension("diffoscope.txt");
+            std::fs::write(&side, format!("{header}{text}"))?;
+            eprintln!("diffoscope output: {}", side.display());
+        }
+        None => print!("{header}{text}"),
+    }
+    if !out.status.success() && out.status.code() != Some(1) {
+        bail!(
+            "diffoscope failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}

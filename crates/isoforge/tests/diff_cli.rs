@@ -1,0 +1,161 @@
+//! `isoforge diff` as a program: exit codes, formats, output files, the diffoscope hand-off,
+//! and that nothing is written outside the given output and temporary directory.
+
+use std::path::Path;
+use std::process::Command;
+
+fn sh(dir: &Path, script: &str) {
+    let ok = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "{script}");
+}
+
+fn isoforge(cwd: &Path, tmpdir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_isoforge"))
+        .arg("diff")
+        .args(args)
+        .current_dir(cwd)
+        .env("TMPDIR", tmpdir)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap()
+}
+
+fn empty(dir: &Path) -> bool {
+    std::fs::read_dir(dir).unwrap().next().is_none()
+}
+
+#[test]
+fn exit_codes_formats_and_output() {
+    let d = tempfile::tempdir().unwrap();
+    let (cwd, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    sh(
+        d.path(),
+        "printf 'a\\nb\\n' > x; cp x same; printf 'a\\nc\\n' > y; mkdir dir",
+    );
+    let p = |n: &str| d.path().join(n).display().to_string();
+
+    let o = isoforge(cwd.path(), tmp.path(), &[&p("x"), &p("same")]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = isoforge(cwd.path(), tmp.path(), &[&p("x"), &p("y")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("+c"));
+    let o = isoforge(cwd.path(), tmp.path(), &[&p("x"), &p("missing")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("isoforge: error:") && err.contains("missing") && err.lines().count() == 1,
+        "{err}"
+    );
+    let o = isoforge(cwd.path(), tmp.path(), &[&p("x"), &p("dir")]);
+    assert_eq!(o.status.code(), Some(2));
+
+    let o = isoforge(
+        cwd.path(),
+        tmp.path(),
+        &["--format", "json", &p("x"), &p("y")],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    assert_eq!(v["identical"], false);
+    assert_eq!(v["differing_bytes"], 1);
+
+    let html = d.path().join("r.html");
+    let o = isoforge(
+        cwd.path(),
+        tmp.path(),
+        &[
+            "--format",
+            "html",
+            "--output",
+            &html.display().to_string(),
+            &p("x"),
+            &p("y"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        std::fs::read_to_string(&html)
+            .unwrap()
+            .starts_with("<!DOCTYPE html>")
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("different:"),
+        "summary line on stderr"
+    );
+
+    let o = isoforge(
+        cwd.path(),
+        tmp.path(),
+        &["--source-date-epoch", "nope", &p("x"), &p("y")],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(env!("CARGO_BIN_EXE_isoforge"))
+        .args(["diff", &p("x"), &p("y")])
+        .env("SOURCE_DATE_EPOCH", "12x")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SOURCE_DATE_EPOCH"));
+
+    assert!(
+        empty(cwd.path()) && empty(tmp.path()),
+        "nothing may be left behind"
+    );
+}
+
+/// A member with a hostile name is handed to diffoscope from inside the temporary directory.
+#[test]
+fn diffoscope_gets_one_member_and_nothing_escapes() {
+    for (tool, pkg) in [("cpio", "cpio"), ("diffoscope", "diffoscope-minimal")] {
+        assert!(
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .status()
+                .unwrap()
+                .success(),
+            "missing {tool}: apt-get install {pkg}"
+        );
+    }
+    let d = tempfile::tempdir().unwrap();
+    let (cwd, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    sh(
+        d.path(),
+        "mkdir -p w/in; echo one > w/esc; (cd w/in && printf '../esc\\n' | cpio -o -H newc --quiet > ../../a.cpio)
+         echo two > w/esc; (cd w/in && printf '../esc\\n' | cpio -o -H newc --quiet > ../../b.cpio)",
+    );
+    let (a, b) = (
+        d.path().join("a.cpio").display().to_string(),
+        d.path().join("b.cpio").display().to_string(),
+    );
+    let o = isoforge(cwd.path(), tmp.path(), &["--diffoscope", "--", &a, &b]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("== diffoscope on a.cpio ↔ b.cpio › /../esc =="),
+        "{out}"
+    );
+    assert!(out.contains("A-esc") && out.contains("B-esc"), "{out}");
+    assert!(
+        empty(cwd.path()) && empty(tmp.path()),
+        "nothing may be left behind"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("w/esc")).unwrap(),
+        "two\n",
+        "the file named by ../ was not touched"
+    );
+}
