@@ -10,6 +10,7 @@
 
 pub mod checkout;
 pub mod compare;
+pub mod explain;
 pub mod rebuild;
 
 use std::fmt::Write as _;
@@ -75,6 +76,8 @@ pub struct Report {
     pub artefacts: Vec<Compared>,
     /// The verified result's place, when build A's output was moved there.
     pub promoted: Option<PathBuf>,
+    /// `isoforge diff` of each artefact that differs, reports beside the log.
+    pub explained: Vec<explain::Explained>,
     pub log: PathBuf,
 }
 
@@ -246,13 +249,43 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
         sides,
         artefacts,
         promoted: None,
+        explained: Vec::new(),
     };
     if report.identical() {
         report.promoted = promote(&report, opts)?;
+    } else {
+        report.explained = explain_differences(&report, progress)?;
     }
     std::fs::write(&report.log, render_log(&report))
         .map_err(io_err(format!("cannot write {}", report.log.display())))?;
     Ok(report)
+}
+
+/// Runs `isoforge diff` on every artefact both builds made but not alike.
+fn explain_differences(
+    report: &Report,
+    progress: &Progress,
+) -> Result<Vec<explain::Explained>, Error> {
+    let (a, b) = (report.result_dir(0), report.result_dir(1));
+    let epoch = std::fs::read_to_string(a.join("BUILD_INFO"))
+        .ok()
+        .and_then(|t| isoforge_buildinfo::BuildInfo::parse(&t).ok())
+        .map(|i| i.source_date_epoch);
+    report
+        .artefacts
+        .iter()
+        .filter(|c| !c.identical() && c.a.is_some() && c.b.is_some())
+        .map(|c| {
+            explain::artefact(
+                &c.name,
+                &a.join(&c.name),
+                &b.join(&c.name),
+                epoch,
+                &report.dir,
+                progress,
+            )
+        })
+        .collect()
 }
 
 /// Moves build A's output to `<output>/<build-id>/`, unless something is there (then it is
@@ -382,6 +415,16 @@ pub fn render_log(r: &Report) -> String {
     );
     if let Some(p) = &r.promoted {
         let _ = writeln!(s, "verified result: {}", p.display());
+    }
+    for e in &r.explained {
+        let _ = writeln!(s, "\nisoforge diff of {}: {}", e.name, e.summary);
+        let _ = writeln!(
+            s,
+            "  reports: {}, {}, {}",
+            e.text.display(),
+            e.html.display(),
+            e.json.display()
+        );
     }
     let info = std::fs::read_to_string(
         r.promoted

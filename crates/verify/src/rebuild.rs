@@ -42,6 +42,8 @@ pub struct Report {
     /// Tools whose versions differ from the recorded ones: the usual cause of a mismatch.
     pub tool_differences: Vec<(String, String, String)>,
     pub output: PathBuf,
+    /// `isoforge diff` of each mismatching artefact found beside the recorded BUILD_INFO.
+    pub explained: Vec<crate::explain::Explained>,
 }
 
 impl Report {
@@ -180,10 +182,34 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
                 .collect()
         })
         .unwrap_or_default();
+    // The recorded artefacts are often beside their BUILD_INFO (an output or release
+    // directory): then say where and why the rebuild differs.
+    let beside = opts.build_info.parent().unwrap_or(Path::new("."));
+    let explained = outcomes
+        .iter()
+        .filter(|o| !o.matches() && o.got.is_some())
+        .filter_map(|o| {
+            let original = beside.join(&o.name);
+            let same =
+                original.is_file() && sha256_file(&original).is_ok_and(|d| d.hex() == o.expected);
+            same.then_some((o, original))
+        })
+        .map(|(o, original)| {
+            crate::explain::artefact(
+                &o.name,
+                &original,
+                &o.rebuilt,
+                Some(recorded.source_date_epoch),
+                &dir,
+                progress,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Report {
         recorded,
         outcomes,
         tool_differences,
         output: out_dir,
+        explained,
     })
 }

@@ -73,6 +73,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     for (tool, was, now) in &report.tool_differences {
         println!("note: {tool} was {was} in the recorded build, {now} here");
     }
+    for e in &report.explained {
+        println!(
+            "isoforge diff of {} (recorded vs rebuilt): {}",
+            e.name, e.summary
+        );
+        println!("  report: {} (also .html, .json)", e.text.display());
+    }
     if report.matches() {
         println!(
             "REPRODUCED: the rebuild matches {}",

@@ -64,6 +64,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             println!("  first differing byte at offset {o} (0x{o:x})");
         }
     }
+    for e in &report.explained {
+        println!("isoforge diff of {}: {}", e.name, e.summary);
+        println!("  report: {} (also .html, .json)", e.text.display());
+    }
     println!("verification log: {}", report.log.display());
     if report.identical() {
         if let Some(p) = &report.promoted {

@@ -1,0 +1,77 @@
+//! Explaining a mismatch: `isoforge diff` of a differing artefact, with its text, HTML and
+//! JSON reports saved as `<dir>/<artefact>.diff.{txt,html,json}`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use isoforge_diff::OutputFormat;
+use isoforge_exec::Progress;
+
+use crate::{Error, io_err};
+
+/// The diff of one artefact.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    pub name: String,
+    /// The report's summary line (differing and attributed bytes, first findings).
+    pub summary: String,
+    /// The text report: the one to read first.
+    pub text: PathBuf,
+    pub html: PathBuf,
+    pub json: PathBuf,
+}
+
+/// Compares `a` and `b` (the two versions of artefact `name`) and writes the reports into
+/// `dir`. `source_date_epoch` feeds the hints (times later than it are named).
+pub fn artefact(
+    name: &str,
+    a: &Path,
+    b: &Path,
+    source_date_epoch: Option<i64>,
+    dir: &Path,
+    progress: &Progress,
+) -> Result<Explained, Error> {
+    let stage = progress.stage(format!("diff: {name}"));
+    let opts = isoforge_diff::Options {
+        source_date_epoch,
+        ..Default::default()
+    };
+    let report = isoforge_diff::diff(a, b, &opts)
+        .map_err(|e| Error::Failed(format!("cannot compare {name}: {e}")))?;
+    std::fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+    let path = |ext: &str| dir.join(format!("{name}.diff.{ext}"));
+    let (text, html, json) = (path("txt"), path("html"), path("json"));
+    for (format, file) in [
+        (OutputFormat::Text, &text),
+        (OutputFormat::Html, &html),
+        (OutputFormat::Json, &json),
+    ] {
+        write_report(&report, format, file)?;
+    }
+    stage.done(report.summary());
+    Ok(Explained {
+        name: name.to_string(),
+        summary: report.summary().to_string(),
+        text,
+        html,
+        json,
+    })
+}
+
+/// Writes under a temporary name and renames, so a report is never seen half-written.
+fn write_report(
+    report: &isoforge_diff::Report,
+    format: OutputFormat,
+    file: &Path,
+) -> Result<(), Error> {
+    let err = || format!("cannot write {}", file.display());
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(err()))?;
+    let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+    isoforge_diff::render::render(report, format, &mut out)
+        .and_then(|()| out.flush())
+        .map_err(io_err(err()))?;
+    drop(out);
+    tmp.persist(file).map_err(|e| io_err(err())(e.error))?;
+    Ok(())
+}
