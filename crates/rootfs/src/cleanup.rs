@@ -16,6 +16,8 @@ pub enum Action {
     RemoveTree,
     /// Empty regular files that match, keeping owner and mode.
     Truncate,
+    /// Give a directory the owner and mode of an [`OWNERS`] entry.
+    Own,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -134,6 +136,33 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
+/// A directory whose owner depends on the build host, and the owner it gets instead.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner {
+    pub path: &'static str,
+    /// A user of the image's `/etc/passwd` (root when the image has no such user).
+    pub user: &'static str,
+    pub mode: u32,
+    pub why: &'static str,
+}
+
+pub const OWNERS: &[Owner] = &[
+    Owner {
+        path: "var/cache/apt/archives/partial",
+        user: "_apt",
+        mode: 0o700,
+        why: "apt gives it to its sandbox user _apt only when _apt can reach the build \
+              directory (not under a 0700 parent such as a mktemp -d): owned as apt would",
+    },
+    Owner {
+        path: "var/lib/apt/lists/partial",
+        user: "_apt",
+        mode: 0o700,
+        why: "apt gives it to its sandbox user _apt only when _apt can reach the build \
+              directory (not under a 0700 parent such as a mktemp -d): owned as apt would",
+    },
+];
+
 /// What cleanup did: one `(action, path, why)` per entry touched.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -148,6 +177,7 @@ impl Report {
             .map(|(a, p, why)| {
                 let verb = match a {
                     Action::Truncate => "emptied",
+                    Action::Own => "owned",
                     Action::RemoveFile | Action::RemoveTree => "removed",
                 };
                 format!("{verb} /{p}: {why}\n")
@@ -190,6 +220,7 @@ pub fn run(root: &Path) -> Result<Report, Error> {
                     Action::RemoveFile => !ft.is_dir(),
                     Action::RemoveTree => true,
                     Action::Truncate => ft.is_file(),
+                    Action::Own => false,
                 }
         }) else {
             continue;
@@ -223,10 +254,54 @@ pub fn run(root: &Path) -> Result<Report, Error> {
                 .map_err(io_err(format!("cannot remove {}", path.display())))?,
             Action::RemoveTree => fs::remove_file(&path)
                 .map_err(io_err(format!("cannot remove {}", path.display())))?,
+            Action::Own => continue,
         }
         report.actions.push((action, rel, why));
     }
+    for owner in OWNERS {
+        if own(root, owner)? {
+            report
+                .actions
+                .push((Action::Own, owner.path.to_string(), owner.why));
+        }
+    }
     Ok(report)
+}
+
+/// Applies one [`Owner`] entry, if its directory exists (a symlink is left alone).
+fn own(root: &Path, owner: &Owner) -> Result<bool, Error> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = root.join(owner.path);
+    match fs::symlink_metadata(&path) {
+        Ok(m) if m.is_dir() => {}
+        _ => return Ok(false),
+    }
+    let uid = user_id(root, owner.user)?.unwrap_or(0);
+    std::os::unix::fs::lchown(&path, Some(uid), Some(0)).map_err(io_err(format!(
+        "cannot change the owner of {}",
+        path.display()
+    )))?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(owner.mode)).map_err(io_err(format!(
+        "cannot change the mode of {}",
+        path.display()
+    )))?;
+    Ok(true)
+}
+
+/// `user`'s uid in the image's `/etc/passwd`.
+fn user_id(root: &Path, user: &str) -> Result<Option<u32>, Error> {
+    let passwd = root.join("etc/passwd");
+    let text = match fs::read_to_string(&passwd) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(format!("cannot read {}", passwd.display()))(e)),
+    };
+    Ok(text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next() == Some(user))
+            .then(|| f.nth(1).and_then(|uid| uid.parse().ok()))
+            .flatten()
+    }))
 }
 
 trait NoFollow {
@@ -318,5 +393,45 @@ mod tests {
         );
         let log = report.render();
         assert!(log.contains("removed /etc/nvme/hostid: nvme-cli"), "{log}");
+    }
+
+    /// apt's partial directories end up owned by the image's _apt whatever apt did, and a
+    /// symlink in their place is not followed.
+    #[test]
+    fn apt_partial_directories_get_the_images_apt_user() {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: changing owners needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        touch(
+            r,
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/bash\n_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n",
+        );
+        fs::create_dir_all(r.join("var/cache/apt/archives/partial")).unwrap();
+        fs::set_permissions(
+            r.join("var/cache/apt/archives/partial"),
+            fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        fs::create_dir_all(r.join("var/lib/apt/lists")).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), r.join("var/lib/apt/lists/partial")).unwrap();
+
+        let report = run(r).unwrap();
+        let m = fs::symlink_metadata(r.join("var/cache/apt/archives/partial")).unwrap();
+        assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (42, 0, 0o700));
+        assert_eq!(fs::metadata(outside.path()).unwrap().uid(), 0);
+        assert!(
+            report
+                .render()
+                .contains("owned /var/cache/apt/archives/partial"),
+            "{}",
+            report.render()
+        );
+        assert!(!report.render().contains("owned /var/lib/apt/lists/partial"));
     }
 }
