@@ -5,7 +5,8 @@
 //! Each build runs from its own `git clone` of the commit, so the build path differs and
 //! nothing from the caller's work tree (or a previous build) is reused. Build B differs in
 //! host and domain name (a UTS namespace), the `/etc/hostname` file mmdebstrap copies, the
-//! time zone, the locale, the umask (002), `HOME` and `USER`. A leak of any of these into
+//! time zone, the locale, the umask (002), `HOME` and `USER`, and its directory is 0700 (as
+//! under a `mktemp -d`, so that apt's unprivileged user cannot reach it). A leak of any of these into
 //! the image shows up as a difference.
 
 pub mod checkout;
@@ -201,6 +202,12 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
             environment.push(("domain name".into(), v.variation.domainname.clone()));
             environment.push(("/etc/hostname".into(), v.variation.hostname.clone()));
             environment.push(("umask".into(), format!("{:04o}", v.variation.umask)));
+            // Under a 0700 directory, as under a `mktemp -d`: users other than root (apt's
+            // _apt) cannot reach the build.
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&side_dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io_err(format!("cannot restrict {}", side_dir.display())))?;
+            environment.push(("build directory mode".into(), "0700".into()));
             v.variation
                 .apply(&mut cmd)
                 .map_err(io_err("cannot prepare the varied environment"))?;
@@ -388,7 +395,7 @@ pub fn render_log(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "varied in build B: build path, hostname, domain name, /etc/hostname, TZ, locale (LANG, LC_ALL, LANGUAGE), umask, HOME, USER\n"
+        "varied in build B: build path, build directory mode (0700), hostname, domain name, /etc/hostname, TZ, locale (LANG, LC_ALL, LANGUAGE), umask, HOME, USER\n"
     );
     let _ = writeln!(s, "artefacts:");
     for c in &r.artefacts {
