@@ -91,6 +91,9 @@ echo "chroot build: $(sha256sum "$chroot_iso" | cut -d' ' -f1)"
 if ! cmp -s "$iso" "$chroot_iso"; then
   "$bin" diff --output "$scratch/chroot.diff.txt" "$iso" "$chroot_iso" || true
   show_reports "$scratch/chroot.diff.txt"
+  echo "build tools, host (<) vs builder (>):"
+  diff <(sed -n '/^Build-Tools:/,/^[A-Z]/p' "$top/output/$id/BUILD_INFO") \
+    <(sed -n '/^Build-Tools:/,/^[A-Z]/p' "$scratch/chroot/output/$id/BUILD_INFO") || true
   echo "FAIL: the chroot build differs from the verified host build"
   exit 1
 fi
