@@ -416,7 +416,13 @@ fn run_stages(
     let sums = [iso_name.as_str(), "BUILD_INFO", provenance.as_str()]
         .iter()
         .map(|n| {
-            sha256_file(&result.join(n))
+            // The ISO was hashed once already; 250 MB is worth not reading twice.
+            let digest = if *n == iso_name {
+                Ok(iso_sha256)
+            } else {
+                sha256_file(&result.join(n))
+            };
+            digest
                 .map(|digest| Entry {
                     name: n.to_string(),
                     digest,
