@@ -84,6 +84,8 @@ pub struct Options {
     pub ovmf: Option<Ovmf>,
     /// The QEMU program.
     pub qemu: PathBuf,
+    /// Polled while QEMU runs: `true` stops the boot (the caller's Ctrl-C), QEMU with it.
+    pub cancelled: fn() -> bool,
 }
 
 impl Options {
@@ -102,6 +104,7 @@ impl Options {
             log: log.into(),
             ovmf: None,
             qemu: "qemu-system-x86_64".into(),
+            cancelled: || false,
         }
     }
 }
@@ -147,6 +150,8 @@ pub enum Failure {
     QemuExited { status: String, stderr: String },
     /// The marker appeared with other text than [`Options::expect`].
     WrongMarker { got: String, expected: String },
+    /// [`Options::cancelled`] said to stop.
+    Cancelled,
 }
 
 impl std::fmt::Display for Failure {
@@ -170,6 +175,7 @@ impl std::fmt::Display for Failure {
                 f,
                 "wrong marker text: the image printed {got:?}, expected {expected:?}"
             ),
+            Failure::Cancelled => write!(f, "cancelled"),
         }
     }
 }
@@ -509,6 +515,10 @@ fn attempt(
     let mut probe_failed = None;
     while watch.verdict.is_none() {
         let elapsed = start.elapsed();
+        if (opts.cancelled)() {
+            watch.verdict = Some(Err(Failure::Cancelled));
+            break;
+        }
         if elapsed >= opts.timeout {
             watch.verdict = Some(Err(Failure::Timeout {
                 limit: opts.timeout,

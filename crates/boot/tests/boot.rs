@@ -56,6 +56,8 @@ fn options(iso: &Path, firmware: Firmware, log_name: &str) -> Options {
         o.marker = Marker::new(&m).expect("ISOFORGE_TEST_MARKER must be a valid regex");
     }
     o.expect = std::env::var("ISOFORGE_TEST_EXPECT").ok();
+    // A bound for a hung boot, not a speed claim: CI boots under TCG while it builds.
+    o.timeout = Duration::from_secs(900);
     o
 }
 

@@ -40,7 +40,14 @@ fn interrupt_and_check(dir: &Path, signal: &str) {
         .status()
         .unwrap();
     assert!(status.success());
-    let status = child.wait().unwrap();
+    // Promptly, not at the boot's timeout (also where SIGINT was inherited as ignored, as in
+    // a background job of a non-interactive shell).
+    let mut status = None;
+    wait_until(&format!("isoforge exits after {signal}"), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    let status = status.unwrap();
     assert!(!status.success(), "{signal}: isoforge exited with {status}");
     wait_until(&format!("QEMU is gone after {signal}"), || {
         !qemu_running_with(&needle)

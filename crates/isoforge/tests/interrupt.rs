@@ -104,9 +104,15 @@ fn sigkill_leaves_no_mounts_processes_or_result() {
             .iter()
             .all(|n| n.starts_with(".isoforge-tmp-"))
     );
-    repo.set("silvermetal-base.conf", "SUITE", "SUITE=no-such-suite");
+    // A build that fails fast, but after preparing its output directory.
+    repo.break_lock();
     repo.commit("fail fast");
-    let _ = repo.build(&[]);
+    let out = repo.build(&[]);
+    assert!(
+        common::stderr(&out).contains("mmdebstrap exited with status"),
+        "{}",
+        common::stderr(&out)
+    );
     assert!(
         repo.output_entries()
             .iter()

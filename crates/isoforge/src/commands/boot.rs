@@ -86,6 +86,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    // Ctrl-C stops QEMU and ends the boot, even where SIGINT was inherited as ignored.
+    isoforge_exec::cancel::install()?;
     let firmwares: &[Firmware] = match args.firmware {
         FirmwareArg::Bios => &[Firmware::Bios],
         FirmwareArg::Uefi => &[Firmware::Uefi],
@@ -123,6 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         opts.marker = marker.clone();
         opts.expect = args.expect.clone();
         opts.qemu = args.qemu.clone();
+        opts.cancelled = isoforge_exec::cancel::is_cancelled;
         if let (Some(code), Some(vars)) = (&args.ovmf_code, &args.ovmf_vars) {
             opts.ovmf = Some(Ovmf {
                 code: code.clone(),
@@ -131,6 +134,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
         let report = boot_with_progress(&opts)?;
         print_report(&report);
+        if isoforge_exec::cancel::is_cancelled() {
+            anyhow::bail!(
+                "cancelled; QEMU stopped, console log in {}",
+                opts.log.display()
+            );
+        }
         all_passed &= report.passed();
     }
     Ok(if all_passed {

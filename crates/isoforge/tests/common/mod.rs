@@ -68,6 +68,21 @@ impl Repo {
         std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     }
 
+    /// Drops libc6 from `packages.lock` (its header still matching the profile): the build
+    /// gets past every check and the output staging, then mmdebstrap fails quickly (apt
+    /// cannot satisfy the essential set from the local repository).
+    pub fn break_lock(&self) {
+        let lock = self.config().join("packages.lock");
+        let text = std::fs::read_to_string(&lock).unwrap();
+        let without: String = text
+            .lines()
+            .filter(|l| !l.starts_with("package libc6 "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_ne!(without, text);
+        std::fs::write(&lock, without).unwrap();
+    }
+
     pub fn isoforge(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_isoforge"));
         cmd.current_dir(self.path()).env_remove("SOURCE_DATE_EPOCH");
