@@ -136,6 +136,15 @@ const PATHS: &[(&str, &[&str], &str, &str)] = &[
         "regenerate them in a fixed environment or remove the catalog database (rebuilt at boot)",
     ),
     (
+        "apt-partial",
+        &[
+            "/var/cache/apt/archives/partial",
+            "/var/lib/apt/lists/partial",
+        ],
+        "apt gives its partial directories to its sandbox user _apt only when _apt can reach the build directory (not under a 0700 parent such as a mktemp -d)",
+        "give both to the image's _apt, mode 0700, before squashing (isoforge's cleanup does), or build under a directory others can traverse",
+    ),
+    (
         "boot-catalog",
         &["/boot.catalog", "/boot/grub/boot.cat", "/isolinux/boot.cat"],
         "the El Torito boot catalog file gets the wall-clock date from grub-mkrescue",
@@ -284,7 +293,7 @@ fn hint(id: &'static str, cause: impl Into<String>, remedy: impl Into<String>) -
 }
 
 /// Known offenders whose record metadata (not content) is the problem.
-const METADATA_PATHS: &[&str] = &["boot-catalog"];
+const METADATA_PATHS: &[&str] = &["boot-catalog", "apt-partial"];
 
 /// Hints for a member path (known offenders). Most are about content; when only the
 /// member's metadata differs, only the metadata offenders apply.
@@ -551,6 +560,10 @@ mod tests {
         assert!(glob("*.pyc", "/usr/lib/python3/x.pyc"));
         assert!(!glob("/etc/machine-id", "/etc/machine-id.bak"));
         assert_eq!(for_path("/etc/machine-id", true)[0].id, "machine-id");
+        assert_eq!(
+            for_path("/var/lib/apt/lists/partial", false)[0].id,
+            "apt-partial"
+        );
         assert!(for_path("/etc/machine-id", false).is_empty());
         assert_eq!(
             for_path("/var/lib/dkms/x/1/log/make.log", true)[0].id,
