@@ -24,10 +24,23 @@ label=$(val ISO_VOLUME_LABEL); cmdline=$(val LIVE_BOOT_OPTIONS)
 mirror=$(sed -n 's/^MIRROR=//p' "$src/config/snapshot-pin.env")
 epoch=$(git -C "$src" log -1 --format=%ct)
 
+# Both sides install the same .debs without downloading them: isoforge from its cache, by
+# hand through apt's archive cache (the usual mmdebstrap setup hook), filled from the same
+# files, so the figure is the orchestration's cost, not the network's. (By hand still reads
+# the mirror's index.)
+"$bin" fetch --config "$src/config" >/dev/null
+cache=$("$bin" fetch --config "$src/config" 2>/dev/null | sed -n 's/^cache: //p')
+debs="$results/debs"; mkdir -p "$debs"
+# apt's own file names: name_version_arch.deb, an epoch's colon as %3a.
+grep '^package ' "$src/config/packages.lock" | while read -r _ name version arch _ _ sha _; do
+  ln -f "$cache/sha256/${sha:0:2}/$sha" "$debs/${name}_${version/:/%3a}_${arch}.deb"
+done
+
 by_hand() {
   local w="$results/hand"; rm -rf "$w"; mkdir -p "$w/staging/live" "$w/staging/boot/grub"
   export SOURCE_DATE_EPOCH=$epoch LC_ALL=C.UTF-8 TZ=UTC
   mmdebstrap --mode=root --format=directory --variant=minbase --include="$packages" \
+    --setup-hook="mkdir -p \"\$1/var/cache/apt/archives\" && cp -l $debs/*.deb \"\$1/var/cache/apt/archives/\"" \
     "$suite" "$w/rootfs" "deb $mirror $suite main" >"$w/mmdebstrap.log" 2>&1
   # shellcheck disable=SC2086
   mksquashfs "$w/rootfs" "$w/staging/live/filesystem.squashfs" -noappend $squash_opts >"$w/mksquashfs.log"

@@ -58,7 +58,12 @@ pub fn verdicts(
         }
     }
     tails.sort_unstable_by_key(|t| t.1);
-    let chunk = tails.len().div_ceil(rayon::current_num_threads()).max(1);
+    // A few contiguous ranges per thread: tails are uneven (a range where the sides' fragment
+    // orders part costs more), and each boundary costs at most one block per side again.
+    let chunk = tails
+        .len()
+        .div_ceil(rayon::current_num_threads() * 4)
+        .max(1);
     let compared: Vec<(usize, bool)> = tails
         .par_chunks(chunk)
         .flat_map_iter(|part| {
