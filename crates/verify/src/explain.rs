@@ -75,3 +75,28 @@ fn write_report(
     tmp.persist(file).map_err(|e| io_err(err())(e.error))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_three_reports_naming_the_difference() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, "hostname: build-a\nsame\n").unwrap();
+        std::fs::write(&b, "hostname: build-b\nsame\n").unwrap();
+        let out = dir.path().join("reports");
+        let e = artefact("BUILD_INFO", &a, &b, None, &out, &Progress::new(false)).unwrap();
+        assert!(e.summary.starts_with("different"), "{}", e.summary);
+        let text = std::fs::read_to_string(&e.text).unwrap();
+        assert!(text.contains("build-b"), "{text}");
+        assert!(std::fs::read_to_string(&e.html).unwrap().contains("<html"));
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&e.json).unwrap()).unwrap();
+        assert!(json.is_object());
+        assert_eq!(e.text, out.join("BUILD_INFO.diff.txt"));
+        // Nothing half-written is left beside them.
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 3);
+    }
+}
