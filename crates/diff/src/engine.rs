@@ -408,12 +408,7 @@ impl Engine<'_> {
                                 None,
                             )
                         }
-                        (ra, rb) => notes.extend(
-                            [ra.err(), rb.err()]
-                                .into_iter()
-                                .flatten()
-                                .map(|e| e.message),
-                        ),
+                        (ra, rb) => notes.extend(open_errors(ra, rb)),
                     }
                 }
             }
@@ -438,12 +433,7 @@ impl Engine<'_> {
                         None,
                     );
                 }
-                (ra, rb) => notes.extend(
-                    [ra.err(), rb.err()]
-                        .into_iter()
-                        .flatten()
-                        .map(|e| e.message),
-                ),
+                (ra, rb) => notes.extend(open_errors(ra, rb)),
             },
         }
         if fields.is_empty() && outcome.node.is_none() && notes.is_empty() {
@@ -630,4 +620,12 @@ impl Engine<'_> {
         self.members(&mut node, &pa, &pb, &none, &none, &runs, 0);
         (!node.children.is_empty() || !node.notes.is_empty()).then_some(node)
     }
+}
+
+/// The messages of whichever side could not be opened, as notes.
+fn open_errors<A, B>(
+    a: Result<A, isoforge_formats::Error>,
+    b: Result<B, isoforge_formats::Error>,
+) -> impl Iterator<Item = String> {
+    [a.err(), b.err()].into_iter().flatten().map(|e| e.message)
 }

@@ -258,8 +258,9 @@ pub fn run(root: &Path) -> Result<Report, Error> {
         }
         report.actions.push((action, rel, why));
     }
+    let passwd = read_passwd(root)?;
     for owner in OWNERS {
-        if own(root, owner)? {
+        if own(root, owner, &passwd)? {
             report
                 .actions
                 .push((Action::Own, owner.path.to_string(), owner.why));
@@ -269,14 +270,14 @@ pub fn run(root: &Path) -> Result<Report, Error> {
 }
 
 /// Applies one [`Owner`] entry, if its directory exists (a symlink is left alone).
-fn own(root: &Path, owner: &Owner) -> Result<bool, Error> {
+fn own(root: &Path, owner: &Owner, passwd: &str) -> Result<bool, Error> {
     use std::os::unix::fs::PermissionsExt as _;
     let path = root.join(owner.path);
     match fs::symlink_metadata(&path) {
         Ok(m) if m.is_dir() => {}
         _ => return Ok(false),
     }
-    let uid = user_id(root, owner.user)?.unwrap_or(0);
+    let uid = user_id(passwd, owner.user).unwrap_or(0);
     std::os::unix::fs::lchown(&path, Some(uid), Some(0)).map_err(io_err(format!(
         "cannot change the owner of {}",
         path.display()
@@ -288,20 +289,24 @@ fn own(root: &Path, owner: &Owner) -> Result<bool, Error> {
     Ok(true)
 }
 
-/// `user`'s uid in the image's `/etc/passwd`.
-fn user_id(root: &Path, user: &str) -> Result<Option<u32>, Error> {
+/// The image's `/etc/passwd` (empty when it has none).
+fn read_passwd(root: &Path) -> Result<String, Error> {
     let passwd = root.join("etc/passwd");
-    let text = match fs::read_to_string(&passwd) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(format!("cannot read {}", passwd.display()))(e)),
-    };
-    Ok(text.lines().find_map(|l| {
+    match fs::read_to_string(&passwd) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(io_err(format!("cannot read {}", passwd.display()))(e)),
+    }
+}
+
+/// `user`'s uid in `passwd`.
+fn user_id(passwd: &str, user: &str) -> Option<u32> {
+    passwd.lines().find_map(|l| {
         let mut f = l.split(':');
         (f.next() == Some(user))
             .then(|| f.nth(1).and_then(|uid| uid.parse().ok()))
             .flatten()
-    }))
+    })
 }
 
 trait NoFollow {
