@@ -7,6 +7,7 @@ pub mod check;
 pub mod diff;
 pub mod fetch;
 pub mod lock;
+pub mod net;
 pub mod pins;
 pub mod rebuild;
 pub mod verify;
