@@ -441,9 +441,16 @@ impl Body {
     }
 
     fn read_checked(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-        // One byte more than the limit tells "exactly at the limit" from "over it".
-        let room = (self.limit + 1).saturating_sub(self.read);
-        let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // Up to the limit, then a one-byte probe: anything more is over it (and never stored).
+        let room = self.limit.saturating_sub(self.read);
+        let want = if room == 0 {
+            1
+        } else {
+            buf.len().min(usize::try_from(room).unwrap_or(usize::MAX))
+        };
         let n = match self.inner.read(&mut buf[..want]) {
             Ok(n) => n,
             Err(e) => {
@@ -455,13 +462,13 @@ impl Body {
                 });
             }
         };
-        self.read += n as u64;
-        if self.read > self.limit {
+        if room == 0 && n > 0 {
             return Err(Error::TooLarge {
                 url: self.url.clone(),
                 limit: self.limit,
             });
         }
+        self.read += n as u64;
         Ok(n)
     }
 }
