@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -168,16 +168,17 @@ pub enum Method {
 }
 
 /// What a [`Request`] sends.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub enum Payload<'a> {
     None,
     /// A serialized JSON document.
     Json(&'a [u8]),
-    /// A file as one `multipart/form-data` field, streamed from disk.
+    /// A file as one `multipart/form-data` field, streamed from the open file (from its
+    /// start), so what is sent is what the caller checked.
     Attachment {
         field: &'a str,
         file_name: &'a str,
-        path: &'a Path,
+        file: &'a File,
     },
 }
 
@@ -247,11 +248,22 @@ impl Http {
 
     /// GET with a successful status, as a reader that fails once more than `max_bytes` arrive.
     pub fn open(&self, url: &str, max_bytes: u64) -> Result<Body, Error> {
-        let response = self
-            .agent
-            .get(url)
-            .call()
-            .map_err(|e| self.transport(url, e))?;
+        self.open_with(url, None, max_bytes)
+    }
+
+    /// [`Http::open`] with a token (refused over plain http to a host that is not loopback).
+    pub fn open_with(
+        &self,
+        url: &str,
+        token: Option<&Secret>,
+        max_bytes: u64,
+    ) -> Result<Body, Error> {
+        let mut request = self.agent.get(url);
+        if let Some(t) = token {
+            refuse_insecure(url)?;
+            request = request.header("Authorization", format!("token {}", t.0));
+        }
+        let response = request.call().map_err(|e| self.transport(url, e))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(Error::Status {
@@ -343,10 +355,8 @@ impl Http {
     /// Sends an API call and reads its answer (at most `max_reply` bytes), whatever the status.
     pub fn call(&self, req: Request<'_>) -> Result<Reply, Error> {
         let url = req.url;
-        if req.token.is_some() && url.starts_with("http://") && !is_loopback(url) {
-            return Err(Error::Insecure {
-                url: url.to_string(),
-            });
+        if req.token.is_some() {
+            refuse_insecure(url)?;
         }
         let auth = req.token.map(|t| format!("token {}", t.0));
         let response = match req.method {
@@ -368,9 +378,9 @@ impl Http {
                     Payload::Attachment {
                         field,
                         file_name,
-                        path,
+                        file,
                     } => {
-                        let (content_type, len, body) = multipart(field, file_name, path)?;
+                        let (content_type, len, body) = multipart(field, file_name, file)?;
                         r.header("Content-Type", content_type)
                             .header("Content-Length", len.to_string())
                             .send(ureq::SendBody::from_owned_reader(body))
@@ -497,6 +507,17 @@ impl Write for Hashing<'_> {
     }
 }
 
+/// A token goes only over https, or to loopback (tests, a local proxy).
+fn refuse_insecure(url: &str) -> Result<(), Error> {
+    if url.starts_with("https://") || (url.starts_with("http://") && is_loopback(url)) {
+        Ok(())
+    } else {
+        Err(Error::Insecure {
+            url: url.to_string(),
+        })
+    }
+}
+
 /// `Retry-After` in seconds (the HTTP-date form is rare from APIs and is ignored).
 fn retry_after(headers: &ureq::http::HeaderMap) -> Option<Duration> {
     headers
@@ -514,30 +535,23 @@ fn retry_after(headers: &ureq::http::HeaderMap) -> Option<Duration> {
 fn multipart(
     field: &str,
     file_name: &str,
-    path: &Path,
+    file: &File,
 ) -> Result<(String, u64, impl Read + 'static), Error> {
-    let file = File::open(path).map_err(|source| Error::File {
-        path: path.to_path_buf(),
-        op: "open",
-        source,
-    })?;
-    let meta = file.metadata().map_err(|source| Error::File {
-        path: path.to_path_buf(),
-        op: "read the metadata of",
-        source,
-    })?;
+    let file_err = |op: &'static str| {
+        let path = PathBuf::from(file_name);
+        move |source| Error::File { path, op, source }
+    };
+    let mut file = file.try_clone().map_err(file_err("reopen"))?;
+    file.seek(io::SeekFrom::Start(0))
+        .map_err(file_err("rewind"))?;
+    let meta = file.metadata().map_err(file_err("read the metadata of"))?;
     // Unique per upload; the file's bytes are not scanned for it, so it is long and
     // hashed from the process, the file and the clock.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let seed = format!(
-        "{}:{}:{nanos}:{}",
-        std::process::id(),
-        meta.len(),
-        path.display()
-    );
+    let seed = format!("{}:{}:{nanos}:{file_name}", std::process::id(), meta.len());
     let boundary = format!("isoforge-{}", hex32(&Sha256::digest(seed.as_bytes())[..16]));
     let quoted = |s: &str| s.replace(['"', '\r', '\n'], "_");
     let head = format!(

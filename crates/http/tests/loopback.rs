@@ -273,7 +273,7 @@ fn a_multipart_upload_arrives_whole() {
             payload: Payload::Attachment {
                 field: "attachment",
                 file_name: "a.iso",
-                path: &file,
+                file: &std::fs::File::open(&file).unwrap(),
             },
             max_reply: 1 << 20,
         })

@@ -98,7 +98,7 @@ fn is_url(s: &str) -> bool {
 }
 
 /// Where anomalies go: the profile's REPORT_CONTACT, or "the publisher" with the reason.
-fn report_contact(config: &Path) -> String {
+pub(crate) fn report_contact(config: &Path) -> String {
     match isoforge_inputs::Profile::load(config) {
         Ok(p) => p.report_contact.unwrap_or_else(|| {
             format!(
@@ -180,7 +180,7 @@ fn listed_as<'a>(entries: &'a [Listed], file: &Path) -> Vec<&'a Listed> {
 }
 
 /// `isoforge check --release DIR`
-fn check_dir(dir: &Path, ignore_missing: bool) -> anyhow::Result<Report> {
+pub(crate) fn check_dir(dir: &Path, ignore_missing: bool) -> anyhow::Result<Report> {
     let sums = dir.join(SUMS_NAME);
     if !dir.is_dir() {
         bail!("{}: no such release directory", dir.display());

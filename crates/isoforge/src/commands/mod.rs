@@ -9,5 +9,6 @@ pub mod fetch;
 pub mod lock;
 pub mod net;
 pub mod pins;
+pub mod publish;
 pub mod rebuild;
 pub mod verify;
