@@ -312,6 +312,9 @@ fn publish(gitea: &Shared, out: &Path, token: &str, repo: &str) -> (Output, Stri
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+    if std::env::var_os("SHOW_PUBLISH_OUTPUT").is_some() {
+        eprintln!("----- exit {:?}\n{all}", o.status.code());
+    }
     assert!(!all.contains(token), "the token was printed:\n{all}");
     assert!(
         !all.contains("SECRET"),
@@ -483,6 +486,8 @@ fn an_existing_asset_with_other_bytes_is_an_error_and_kept() {
         "kept as it was"
     );
     assert!(!assets.iter().any(|a| a.1 == "BUILD_INFO" && a.2 == info));
+    assert_eq!(assets.len(), 1, "nothing uploaded after a conflict");
+    assert!(!g.log.iter().any(|l| l.starts_with("POST")), "{:?}", g.log);
 }
 
 #[test]

@@ -198,12 +198,18 @@ pub fn publish(
         ..Report::default()
     };
     let mut listed = client.assets(release_id)?;
+    // Every attached asset is compared before anything is uploaded, so a conflict leaves the
+    // release as it was.
+    let mut missing = Vec::new();
     for asset in assets {
         if client.attached(&listed, asset)? {
             (client.log)(&format!("{}: already attached, same bytes", asset.name));
             report.present.push(asset.name.clone());
-            continue;
+        } else {
+            missing.push(asset);
         }
+    }
+    for asset in missing {
         client.upload(release_id, asset, &mut listed)?;
         report.uploaded.push(asset.name.clone());
     }

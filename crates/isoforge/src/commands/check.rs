@@ -298,7 +298,7 @@ fn check_url(url: &str, args: &Args) -> anyhow::Result<Report> {
 
     let sums_url = format!("{base}/{SUMS_NAME}");
     let sums_path = dir.join(SUMS_NAME);
-    let (_, fetched) = download(&http, &sums_url, &sums_path, SUMS_LIMIT)?;
+    let (_, fetched) = download(&http, &sums_url, &sums_path, Cap::Sums)?;
     if fetched == Fetched::NotFound {
         bail!("{sums_url}: not found (HTTP 404); is {base} a release?");
     }
@@ -319,7 +319,12 @@ fn check_url(url: &str, args: &Args) -> anyhow::Result<Report> {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("{}: cannot create", parent.display()))?;
         }
-        let (digest, fetched) = download(&http, &file_url, &target.path, args.max_file_size)?;
+        let (digest, fetched) = download(
+            &http,
+            &file_url,
+            &target.path,
+            Cap::File(args.max_file_size),
+        )?;
         let status = match fetched {
             Fetched::NotFound if args.ignore_missing => {
                 report.ignored_missing += 1;
@@ -369,12 +374,23 @@ enum Fetched {
 /// Streams `url` into `dest` through the bounded agent (a temporary file beside it, renamed
 /// when complete), hashing the bytes on the way. HTTP 404 and 410 are "not found"; any other
 /// failure is an error, because a network problem is not evidence of tampering.
+/// The size cap of one download, and what to say when it is hit.
+#[derive(Debug, Clone, Copy)]
+enum Cap {
+    Sums,
+    File(u64),
+}
+
 fn download(
     http: &isoforge_http::Http,
     url: &str,
     dest: &Path,
-    limit: u64,
+    cap: Cap,
 ) -> anyhow::Result<(Sha256Digest, Fetched)> {
+    let limit = match cap {
+        Cap::Sums => SUMS_LIMIT,
+        Cap::File(n) => n,
+    };
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -407,7 +423,7 @@ fn download(
         Err(e @ isoforge_http::Error::Status { .. }) => bail!(
             "{e}; try again later, or download the files and run isoforge check --release DIR"
         ),
-        Err(e @ isoforge_http::Error::TooLarge { .. }) if limit == SUMS_LIMIT => {
+        Err(e @ isoforge_http::Error::TooLarge { .. }) if matches!(cap, Cap::Sums) => {
             bail!("{e}; a sums file is not that large: is this a release?")
         }
         Err(e @ isoforge_http::Error::TooLarge { .. }) => {
