@@ -26,8 +26,9 @@ struct Gitea {
     releases: Vec<Release>,
     /// Every request line, in order.
     log: Vec<String>,
-    /// `(method and path prefix, status)`: the next matching request gets this status.
-    faults: Vec<(String, u16)>,
+    /// `(method and path prefix, status, handled first)`: the next matching request gets
+    /// this status, after being carried out when the flag is set (an answer lost on the way).
+    faults: Vec<(String, u16, bool)>,
     next_id: u64,
 }
 
@@ -149,19 +150,34 @@ fn route(
 ) -> (u16, String, Vec<u8>) {
     let mut g = state.lock().unwrap();
     g.log.push(format!("{method} {target}"));
+    let g = &mut *g;
     let key = format!("{method} {target}");
     if let Some(i) = g
         .faults
         .iter()
-        .position(|(p, _)| key.starts_with(p.as_str()))
+        .position(|(p, _, _)| key.starts_with(p.as_str()))
     {
-        let (_, status) = g.faults.remove(i);
+        let (_, status, handled) = g.faults.remove(i);
+        if handled {
+            api(g, method, target, auth, content_type, body);
+        }
         return (
             status,
             "Retry-After: 1\r\n".into(),
             br#"{"message":"busy"}"#.to_vec(),
         );
     }
+    api(g, method, target, auth, content_type, body)
+}
+
+fn api(
+    g: &mut Gitea,
+    method: &str,
+    target: &str,
+    auth: Option<String>,
+    content_type: Option<String>,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let download = format!("/{OWNER}/{REPO}/releases/download/");
     if method == "GET" && path.starts_with(&download) {
@@ -528,14 +544,17 @@ fn a_503_then_success_is_retried() {
         g.faults.push((
             format!("GET /api/v1/repos/{OWNER}/{REPO}/releases/tags/"),
             503,
+            false,
         ));
         g.faults.push((
             format!("POST /api/v1/repos/{OWNER}/{REPO}/releases/1/assets?name=BUILD_INFO"),
             503,
+            false,
         ));
         g.faults.push((
             format!("POST /api/v1/repos/{OWNER}/{REPO}/releases/1/assets?name=SHA256SUMS"),
             429,
+            false,
         ));
     }
     let (o, all) = publish(&gitea, &out, TOKEN, &the_repo());
@@ -594,4 +613,60 @@ fn the_token_is_refused_over_plain_http_and_required() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("GITEA_TOKEN is not set"));
+}
+
+#[test]
+fn an_upload_whose_answer_was_lost_is_not_repeated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = output_dir(tmp.path());
+    let gitea = start();
+    gitea.lock().unwrap().faults.push((
+        format!(
+            "POST /api/v1/repos/{OWNER}/{REPO}/releases/1/assets?name=silvermetal-1.1.0-amd64.iso"
+        ),
+        502,
+        true,
+    ));
+    let (o, all) = publish(&gitea, &out, TOKEN, &the_repo());
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    assert!(all.contains("the earlier try arrived whole"), "{all}");
+    assert_eq!(published(&gitea), local(&out), "each asset once");
+}
+
+#[test]
+fn forbidden_and_conflict_are_one_line_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = output_dir(tmp.path());
+    for (fault, status, says) in [
+        (
+            format!("POST /api/v1/repos/{OWNER}/{REPO}/releases"),
+            403,
+            "HTTP 403: the token may not do this: it needs the write:repository scope",
+        ),
+        (
+            format!("POST /api/v1/repos/{OWNER}/{REPO}/releases/1/assets"),
+            409,
+            "uploading silvermetal-1.1.0-amd64.iso: HTTP 409: conflict",
+        ),
+    ] {
+        let gitea = start();
+        gitea
+            .lock()
+            .unwrap()
+            .faults
+            .push((fault.clone(), status, false));
+        let (o, all) = publish(&gitea, &out, TOKEN, &the_repo());
+        assert_eq!(o.status.code(), Some(2), "{all}");
+        let errors = error_lines(&all);
+        assert_eq!(errors.len(), 1, "{all}");
+        assert!(errors[0].contains(says), "{all}");
+        // Not retried.
+        let g = gitea.lock().unwrap();
+        let tries = g
+            .log
+            .iter()
+            .filter(|l| l.starts_with(fault.as_str()))
+            .count();
+        assert_eq!(tries, 1, "{:?}", g.log);
+    }
 }
