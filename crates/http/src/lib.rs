@@ -238,9 +238,7 @@ impl Http {
 
     /// HEAD: the status the server answers.
     pub fn head(&self, url: &str) -> Result<u16, Error> {
-        let response = self
-            .agent
-            .head(url)
+        let response = direct(self.agent.head(url), url)
             .call()
             .map_err(|e| self.transport(url, e))?;
         Ok(response.status().as_u16())
@@ -258,7 +256,7 @@ impl Http {
         token: Option<&Secret>,
         max_bytes: u64,
     ) -> Result<Body, Error> {
-        let mut request = self.agent.get(url);
+        let mut request = direct(self.agent.get(url), url);
         if let Some(t) = token {
             refuse_insecure(url)?;
             request = request.header("Authorization", format!("token {}", t.0));
@@ -361,14 +359,14 @@ impl Http {
         let auth = req.token.map(|t| format!("token {}", t.0));
         let response = match req.method {
             Method::Get => {
-                let mut r = self.agent.get(url).header("Accept", "application/json");
+                let mut r = direct(self.agent.get(url), url).header("Accept", "application/json");
                 if let Some(a) = &auth {
                     r = r.header("Authorization", a);
                 }
                 r.call()
             }
             Method::Post => {
-                let mut r = self.agent.post(url).header("Accept", "application/json");
+                let mut r = direct(self.agent.post(url), url).header("Accept", "application/json");
                 if let Some(a) = &auth {
                     r = r.header("Authorization", a);
                 }
@@ -504,6 +502,16 @@ impl Write for Hashing<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+/// Loopback is reached directly, never through a proxy from the environment: a token sent
+/// over plain http to loopback stays on this machine.
+fn direct<B>(request: ureq::RequestBuilder<B>, url: &str) -> ureq::RequestBuilder<B> {
+    if is_loopback(url) {
+        request.config().proxy(None).build()
+    } else {
+        request
     }
 }
 

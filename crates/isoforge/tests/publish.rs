@@ -321,6 +321,10 @@ fn publish(gitea: &Shared, out: &Path, token: &str, repo: &str) -> (Output, Stri
         .args(["--gitea", &base, "--repo", repo, "--tag", TAG])
         .args(["--config", "/nonexistent"])
         .env("GITEA_TOKEN", token)
+        // A proxy in the environment is not used for loopback: the token stays here.
+        .env("ALL_PROXY", "http://127.0.0.1:9")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
         .output()
         .unwrap();
     let all = format!(
