@@ -27,7 +27,8 @@ struct Gitea {
     /// Every request line, in order.
     log: Vec<String>,
     /// `(method and path prefix, status, handled first)`: the next matching request gets
-    /// this status, after being carried out when the flag is set (an answer lost on the way).
+    /// this status (0: no answer at all), after being carried out when the flag is set (an
+    /// answer lost on the way).
     faults: Vec<(String, u16, bool)>,
     next_id: u64,
 }
@@ -116,6 +117,11 @@ fn handle(mut stream: TcpStream, state: &Shared) {
         header("content-type"),
         &body,
     );
+    if status == 0 {
+        // A server that took the request and went silent.
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        return;
+    }
     let reason = match status {
         200 => "OK",
         201 => "Created",
@@ -673,4 +679,37 @@ fn forbidden_and_conflict_are_one_line_each() {
             .count();
         assert_eq!(tries, 1, "{:?}", g.log);
     }
+}
+
+#[test]
+fn a_silent_server_ends_at_the_idle_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = output_dir(tmp.path());
+    let gitea = start();
+    let base = {
+        let mut g = gitea.lock().unwrap();
+        g.faults.push(("GET /api/v1/".into(), 0, false));
+        g.base.clone()
+    };
+    let start = std::time::Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_isoforge"))
+        .args(["publish"])
+        .arg(&out)
+        .args(["--gitea", &base, "--repo", &the_repo(), "--tag", TAG])
+        .args(["--retries", "0", "--idle-timeout", "2"])
+        .env("GITEA_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(2), "{all}");
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+    let errors = error_lines(&all);
+    assert_eq!(errors.len(), 1, "{all}");
+    assert!(errors[0].contains("(idle timeout)"), "{all}");
+    assert!(!all.contains(TOKEN));
 }
