@@ -317,7 +317,7 @@ impl Http {
     }
 
     /// GET `url` into `dest`: streamed to a temporary file beside it, hashed on the way,
-    /// synced, then renamed into place. On any failure (the size cap included) nothing is
+    /// synced, then renamed into place (and the directory synced). On any failure (the size cap included) nothing is
     /// left behind.
     pub fn download_to_file(
         &self,
@@ -347,6 +347,10 @@ impl Http {
         temp.as_file().sync_all().map_err(file_err(dest, "write"))?;
         temp.persist(dest)
             .map_err(|e| file_err(dest, "rename the download into place")(e.error))?;
+        // The rename is durable once the directory is.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(file_err(dir, "sync the directory"))?;
         Ok(Downloaded { bytes, sha256 })
     }
 
