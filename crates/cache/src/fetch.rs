@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use isoforge_exec::{Stage, cancel};
+use isoforge_http::{Http, Limits};
 
 use crate::{Cache, Error, Lookup};
 
@@ -31,7 +32,8 @@ pub struct Options {
     pub retries: u32,
     /// The first backoff; each further one doubles.
     pub backoff: Duration,
-    pub connect_timeout: Duration,
+    /// Timeouts for each request (the size cap is each item's own size).
+    pub limits: Limits,
 }
 
 impl Default for Options {
@@ -40,7 +42,11 @@ impl Default for Options {
             workers: 4,
             retries: 4,
             backoff: Duration::from_secs(1),
-            connect_timeout: Duration::from_secs(15),
+            limits: Limits {
+                connect: Duration::from_secs(15),
+                idle: Duration::from_secs(60),
+                total: Duration::from_secs(1800),
+            },
         }
     }
 }
@@ -67,15 +73,6 @@ enum Failure {
     Unreachable(String),
 }
 
-fn agent(opts: &Options) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_connect(Some(opts.connect_timeout))
-        .timeout_recv_response(Some(Duration::from_secs(60)))
-        .timeout_recv_body(Some(Duration::from_secs(900)))
-        .build()
-        .into()
-}
-
 fn host_of(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or("")),
@@ -83,40 +80,28 @@ fn host_of(url: &str) -> String {
     }
 }
 
-fn classify(e: ureq::Error) -> Failure {
-    match e {
-        ureq::Error::StatusCode(s) if s >= 500 || s == 429 || s == 408 => {
-            Failure::Transient(format!("HTTP {s}"))
-        }
-        ureq::Error::StatusCode(s) => Failure::Permanent(format!("HTTP {s}")),
-        ureq::Error::Timeout(t) => Failure::Transient(format!("timed out ({t})")),
-        // A name that does not resolve or a refused connection will not heal in seconds.
-        ureq::Error::Io(e)
-            if e.kind() == std::io::ErrorKind::ConnectionRefused
-                || e.to_string().contains("lookup address") =>
-        {
-            Failure::Unreachable(e.to_string())
-        }
-        ureq::Error::Io(e) => Failure::Transient(e.to_string()),
-        e @ (ureq::Error::HostNotFound | ureq::Error::ConnectionFailed) => {
-            Failure::Unreachable(e.to_string())
-        }
-        other => Failure::Permanent(other.to_string()),
+fn classify(e: isoforge_http::Error) -> Failure {
+    // A name that does not resolve or a refused connection will not heal in seconds.
+    if e.is_unreachable() {
+        Failure::Unreachable(e.to_string())
+    } else if e.is_transient() {
+        Failure::Transient(e.to_string())
+    } else {
+        Failure::Permanent(e.to_string())
     }
 }
 
 /// One try of `url` into the cache.
-fn attempt(cache: &Cache, agent: &ureq::Agent, item: &Item, url: &str) -> Result<u64, Failure> {
+fn attempt(cache: &Cache, http: &Http, item: &Item, url: &str) -> Result<u64, Failure> {
     let stored = if let Some(path) = url.strip_prefix("file://") {
         let f = File::open(path).map_err(|e| Failure::Permanent(format!("{path}: {e}")))?;
         cache.insert(&item.sha256, Some(item.size), f)
     } else {
-        let resp = agent.get(url).call().map_err(classify)?;
-        cache.insert(
-            &item.sha256,
-            Some(item.size),
-            resp.into_body().into_reader(),
-        )
+        // One byte over the locked size is enough for the cache to see the content is wrong.
+        let body = http
+            .open(url, item.size.saturating_add(1))
+            .map_err(classify)?;
+        cache.insert(&item.sha256, Some(item.size), body)
     };
     match stored {
         Ok(Ok(_)) => Ok(item.size),
@@ -136,7 +121,7 @@ pub fn fetch(
     opts: &Options,
     stage: &Stage,
 ) -> Result<Report, Error> {
-    let agent = agent(opts);
+    let http = Http::new(opts.limits);
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let bytes = AtomicU64::new(0);
@@ -184,7 +169,7 @@ pub fn fetch(
                         }
                         let mut tries = 0;
                         let outcome = loop {
-                            match attempt(cache, &agent, item, url) {
+                            match attempt(cache, &http, item, url) {
                                 Ok(n) => break Ok(n),
                                 Err(Failure::Transient(m)) if tries < opts.retries => {
                                     if cancel::is_cancelled() {
@@ -292,7 +277,7 @@ pub fn available(
     items: &[Item],
     opts: &Options,
 ) -> Result<Vec<(String, String)>, Error> {
-    let agent = agent(opts);
+    let http = Http::new(opts.limits);
     let mut missing = Vec::new();
     let mut down: HashSet<String> = HashSet::new();
     for item in items {
@@ -315,8 +300,17 @@ pub fn available(
                 reasons.push(format!("{path}: no such file"));
                 continue;
             }
-            match agent.head(url).call() {
-                Ok(_) => {
+            let answer = match http.head(url) {
+                Ok(status) if (200..300).contains(&status) => Ok(()),
+                Ok(status) => Err(isoforge_http::Error::Status {
+                    url: url.clone(),
+                    status,
+                    retry_after: None,
+                }),
+                Err(e) => Err(e),
+            };
+            match answer {
+                Ok(()) => {
                     found = true;
                     break;
                 }

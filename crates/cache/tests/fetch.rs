@@ -63,7 +63,10 @@ fn opts() -> Options {
         workers: 2,
         retries: 3,
         backoff: Duration::from_millis(50),
-        connect_timeout: Duration::from_secs(2),
+        limits: isoforge_http::Limits {
+            connect: Duration::from_secs(2),
+            ..Default::default()
+        },
     }
 }
 
@@ -189,4 +192,50 @@ fn an_unresolvable_host_is_skipped_without_retries() {
         "no backoff on DNS failure"
     );
     assert_eq!(*log.lock().unwrap(), vec!["/good"]);
+}
+
+#[test]
+fn an_endless_body_is_cut_just_past_the_locked_size_and_not_retried() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&connections);
+    std::thread::spawn(move || {
+        for stream in l.incoming() {
+            let Ok(mut s) = stream else { continue };
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) <= 2 {
+                        break;
+                    }
+                }
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                let chunk = vec![b'e'; 64 * 1024];
+                while s.write_all(&chunk).is_ok() {}
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(dir.path()).unwrap();
+    let progress = Progress::plain(false);
+    let stage = progress.stage("fetch");
+    let it = item(
+        b"a 25-byte package payload",
+        vec![format!("{base}/endless")],
+    );
+    let e = fetch(&cache, std::slice::from_ref(&it), &opts(), &stage)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("wrong content") && e.contains("(26 bytes)"),
+        "{e}"
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "not retried");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0
+    );
 }

@@ -57,6 +57,10 @@ enum Command {
     /// Check artefacts against published SHA-256 sums (a SHA256SUMS file, or a release
     /// directory or URL); a mismatch is reported as a supply-chain anomaly.
     Check(commands::check::Args),
+    /// Attach an output directory (ISO, SHA256SUMS, BUILD_INFO, provenance) to a Gitea
+    /// release, after checking it: creates or finds the release, uploads only missing assets,
+    /// never overwrites one (token from GITEA_TOKEN).
+    Publish(commands::publish::Args),
     /// Boot an ISO in QEMU under BIOS and/or UEFI and wait for its boot marker on the serial
     /// console.
     Boot(commands::boot::Args),
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Rebuild(args) => commands::rebuild::run(args),
         Command::Diff(args) => commands::diff::run(args),
         Command::Check(args) => commands::check::run(args),
+        Command::Publish(args) => commands::publish::run(args),
         Command::Boot(args) => commands::boot::run(args),
     };
     match result {

@@ -67,13 +67,14 @@ fn reachable(url: &str, timeout: Duration) -> Result<(), String> {
             Err(format!("{path} does not exist"))
         };
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .build()
-        .into();
-    match agent.head(url).call() {
-        Ok(r) if r.status().is_success() => Ok(()),
-        Ok(r) => Err(format!("HTTP {}", r.status())),
+    let http = isoforge_http::Http::new(isoforge_http::Limits {
+        connect: timeout,
+        idle: timeout,
+        total: timeout,
+    });
+    match http.head(url) {
+        Ok(status) if (200..300).contains(&status) => Ok(()),
+        Ok(status) => Err(format!("HTTP {status}")),
         Err(e) => Err(e.to_string()),
     }
 }

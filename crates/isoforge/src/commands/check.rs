@@ -4,16 +4,16 @@
 //! supply-chain anomaly with the profile's report contact. Parsing and verdicts come from
 //! [`isoforge_checksums`], which agrees with `sha256sum --strict -c`.
 
-use std::fs::File;
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use isoforge_checksums::check::{self, Checked, Progress, Status, Target};
 use isoforge_checksums::{Listed, Report, Sha256Digest};
 
+use crate::commands::net;
 use crate::exit;
 
 /// The sums file a release publishes.
@@ -26,7 +26,7 @@ const SUMS_LIMIT: u64 = 4 << 20;
 #[command(
     after_help = "Exit status: 0 every file checked out, 1 supply-chain anomaly \
 (mismatch, missing file, nothing listed), 2 error (unreadable or malformed sums file, \
-download failure)."
+download failure or timeout)."
 )]
 pub struct Args {
     /// The sums file: sha256sum output (text or binary mode, escaped names) or BSD tags
@@ -57,6 +57,14 @@ pub struct Args {
     /// directory, removed afterwards].
     #[arg(long, value_name = "DIR", requires = "release")]
     pub download_dir: Option<PathBuf>,
+
+    /// With --release URL: the largest file accepted (K, M, G, T suffixes); a larger one is
+    /// an error and nothing of it is kept. SHA256SUMS itself is capped at 4 MiB.
+    #[arg(long, value_name = "BYTES", default_value = "16G", value_parser = net::parse_size, requires = "release")]
+    pub max_file_size: u64,
+
+    #[command(flatten)]
+    pub http: net::HttpArgs,
 
     /// Configuration directory; its profile's REPORT_CONTACT is where anomalies are reported.
     #[arg(long, value_name = "DIR", default_value = "config")]
@@ -90,7 +98,7 @@ fn is_url(s: &str) -> bool {
 }
 
 /// Where anomalies go: the profile's REPORT_CONTACT, or "the publisher" with the reason.
-fn report_contact(config: &Path) -> String {
+pub(crate) fn report_contact(config: &Path) -> String {
     match isoforge_inputs::Profile::load(config) {
         Ok(p) => p.report_contact.unwrap_or_else(|| {
             format!(
@@ -172,7 +180,7 @@ fn listed_as<'a>(entries: &'a [Listed], file: &Path) -> Vec<&'a Listed> {
 }
 
 /// `isoforge check --release DIR`
-fn check_dir(dir: &Path, ignore_missing: bool) -> anyhow::Result<Report> {
+pub(crate) fn check_dir(dir: &Path, ignore_missing: bool) -> anyhow::Result<Report> {
     let sums = dir.join(SUMS_NAME);
     if !dir.is_dir() {
         bail!("{}: no such release directory", dir.display());
@@ -264,7 +272,7 @@ fn bytes_bar(len: Option<u64>, message: &str) -> ProgressBar {
 /// `isoforge check --release URL`
 fn check_url(url: &str, args: &Args) -> anyhow::Result<Report> {
     let base = release_base(url);
-    if base.starts_with("http://") && !is_loopback(base) {
+    if base.starts_with("http://") && !isoforge_http::is_loopback(base) {
         eprintln!(
             "note: {base} is plain http: anyone on the path can replace SHA256SUMS and the files \
              together; prefer https"
@@ -286,17 +294,11 @@ fn check_url(url: &str, args: &Args) -> anyhow::Result<Report> {
             temp.path().to_path_buf()
         }
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(Duration::from_secs(30)))
-        .timeout_recv_response(Some(Duration::from_secs(60)))
-        .user_agent(concat!("isoforge/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+    let http = args.http.agent();
 
     let sums_url = format!("{base}/{SUMS_NAME}");
     let sums_path = dir.join(SUMS_NAME);
-    let (_, fetched) = download(&agent, &sums_url, &sums_path, Some(SUMS_LIMIT))?;
+    let (_, fetched) = download(&http, &sums_url, &sums_path, Cap::Sums)?;
     if fetched == Fetched::NotFound {
         bail!("{sums_url}: not found (HTTP 404); is {base} a release?");
     }
@@ -317,7 +319,12 @@ fn check_url(url: &str, args: &Args) -> anyhow::Result<Report> {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("{}: cannot create", parent.display()))?;
         }
-        let (digest, fetched) = download(&agent, &file_url, &target.path, None)?;
+        let (digest, fetched) = download(
+            &http,
+            &file_url,
+            &target.path,
+            Cap::File(args.max_file_size),
+        )?;
         let status = match fetched {
             Fetched::NotFound if args.ignore_missing => {
                 report.ignored_missing += 1;
@@ -342,25 +349,6 @@ fn release_base(url: &str) -> &str {
     url.strip_suffix(&format!("/{SUMS_NAME}")).unwrap_or(url)
 }
 
-fn is_loopback(url: &str) -> bool {
-    let host = url
-        .split_once("://")
-        .map_or(url, |(_, rest)| rest)
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or("");
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    let host = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host.split(':').next().unwrap_or("")
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// Percent-encodes each component of a relative path for a URL.
 fn url_path(rel: &Path) -> String {
     const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -383,107 +371,74 @@ enum Fetched {
     NotFound,
 }
 
-/// Streams `url` into `dest` (through a temporary file in the same directory, renamed when
-/// complete), hashing the bytes on the way. HTTP 404 and 410 are "not found"; any other
+/// Streams `url` into `dest` through the bounded agent (a temporary file beside it, renamed
+/// when complete), hashing the bytes on the way. HTTP 404 and 410 are "not found"; any other
 /// failure is an error, because a network problem is not evidence of tampering.
+/// The size cap of one download, and what to say when it is hit.
+#[derive(Debug, Clone, Copy)]
+enum Cap {
+    Sums,
+    File(u64),
+}
+
 fn download(
-    agent: &ureq::Agent,
+    http: &isoforge_http::Http,
     url: &str,
     dest: &Path,
-    limit: Option<u64>,
+    cap: Cap,
 ) -> anyhow::Result<(Sha256Digest, Fetched)> {
-    let mut response = agent
-        .get(url)
-        .call()
-        .with_context(|| format!("{url}: download failed; check the URL and the network"))?;
-    let status = response.status();
-    if status == 404 || status == 410 {
-        return Ok((Sha256Digest([0; 32]), Fetched::NotFound));
-    }
-    if !status.is_success() {
-        bail!(
-            "{url}: the server answered HTTP {status}; try again later, or download the files and run isoforge check --release DIR"
-        );
-    }
-    let len = response.body().content_length();
-    if let (Some(limit), Some(len)) = (limit, len) {
-        if len > limit {
-            bail!("{url}: {len} bytes is too large for a sums file (limit {limit})");
-        }
-    }
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".isoforge-download-")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    let limit = match cap {
+        Cap::Sums => SUMS_LIMIT,
+        Cap::File(n) => n,
+    };
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let bar = io::stderr()
-        .is_terminal()
-        .then(|| bytes_bar(len, &format!("downloading {name}")));
-    if bar.is_none() {
+    let tty = io::stderr().is_terminal();
+    if !tty {
         eprintln!("downloading {url}");
     }
     let start = Instant::now();
-    let mut hashing = HashingWriter {
-        inner: temp.as_file_mut(),
-        hasher: <sha2::Sha256 as sha2::Digest>::new(),
-        written: 0,
-        bar: bar.as_ref(),
-    };
-    let mut reader = response.body_mut().as_reader();
-    let copied = match limit {
-        Some(limit) => io::copy(&mut (&mut reader).take(limit + 1), &mut hashing),
-        None => io::copy(&mut reader, &mut hashing),
+    let mut bar: Option<ProgressBar> = None;
+    let got = http.download_to_file(url, dest, limit, &mut |p| match p {
+        isoforge_http::Progress::Start { len } if tty => {
+            bar = Some(bytes_bar(len, &format!("downloading {name}")));
+        }
+        isoforge_http::Progress::Bytes(n) => {
+            if let Some(b) = &bar {
+                b.inc(n);
+            }
+        }
+        isoforge_http::Progress::Start { .. } => {}
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
-    .with_context(|| format!("{url}: download failed after {} bytes", hashing.written))?;
-    if limit.is_some_and(|l| copied > l) {
-        bail!(
-            "{url}: more than {} bytes is too large for a sums file",
-            limit.unwrap_or(0)
+    let got = match got {
+        Ok(got) => got,
+        Err(e) if matches!(e.status(), Some(404 | 410)) => {
+            return Ok((Sha256Digest([0; 32]), Fetched::NotFound));
+        }
+        Err(e @ isoforge_http::Error::Status { .. }) => bail!(
+            "{e}; try again later, or download the files and run isoforge check --release DIR"
+        ),
+        Err(e @ isoforge_http::Error::TooLarge { .. }) if matches!(cap, Cap::Sums) => {
+            bail!("{e}; a sums file is not that large: is this a release?")
+        }
+        Err(e @ isoforge_http::Error::TooLarge { .. }) => {
+            bail!("{e}; if the release really is larger, raise --max-file-size")
+        }
+        Err(e) => bail!("download failed: {e}"),
+    };
+    if !tty {
+        eprintln!(
+            "downloaded {name}: {} bytes in {:.1} s",
+            got.bytes,
+            start.elapsed().as_secs_f64()
         );
     }
-    let digest = Sha256Digest(sha2::Digest::finalize(hashing.hasher).into());
-    temp.as_file_mut()
-        .flush()
-        .and_then(|_| temp.as_file().sync_all())
-        .with_context(|| format!("{}: cannot write", dest.display()))?;
-    temp.persist(dest)
-        .with_context(|| format!("{}: cannot rename the download into place", dest.display()))?;
-    match bar {
-        Some(b) => b.finish_and_clear(),
-        None => eprintln!(
-            "downloaded {name}: {copied} bytes in {:.1} s",
-            start.elapsed().as_secs_f64()
-        ),
-    }
-    Ok((digest, Fetched::Complete))
-}
-
-/// Writes to a file and hashes what it writes, so a download is read once.
-struct HashingWriter<'a> {
-    inner: &'a mut File,
-    hasher: sha2::Sha256,
-    written: u64,
-    bar: Option<&'a ProgressBar>,
-}
-
-impl Write for HashingWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        sha2::Digest::update(&mut self.hasher, &buf[..n]);
-        self.written += n as u64;
-        if let Some(b) = self.bar {
-            b.inc(n as u64);
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
+    Ok((Sha256Digest(got.sha256), Fetched::Complete))
 }
 
 #[cfg(test)]
@@ -494,11 +449,6 @@ mod tests {
     fn release_urls() {
         assert_eq!(release_base("https://h/r/v1/"), "https://h/r/v1");
         assert_eq!(release_base("https://h/r/v1/SHA256SUMS"), "https://h/r/v1");
-        assert!(is_loopback("http://127.0.0.1:8000/x"));
-        assert!(is_loopback("http://[::1]:80/x"));
-        assert!(is_loopback("http://localhost/x"));
-        assert!(!is_loopback("http://example.org/x"));
-        assert!(!is_loopback("http://127.0.0.1.example.org/x"));
         assert_eq!(url_path(Path::new("sub/a b#1.iso")), "sub/a%20b%231.iso");
     }
 

@@ -7,6 +7,8 @@ pub mod check;
 pub mod diff;
 pub mod fetch;
 pub mod lock;
+pub mod net;
 pub mod pins;
+pub mod publish;
 pub mod rebuild;
 pub mod verify;
