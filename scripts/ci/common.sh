@@ -1,0 +1,16 @@
+# Sourced by the scripts/ci/ steps: the repository root, the built isoforge, and where CI
+# keeps what one job hands to the next. Outside CI the same defaults work by hand.
+set -euo pipefail
+top="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$top"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/ci: needs root (mmdebstrap root mode)" >&2
+  exit 2
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+# A job container starts bare: install what is missing and build isoforge (idempotent).
+if [ "${ISOFORGE_CI_SKIP_SETUP:-}" != 1 ]; then
+  "$top/scripts/setup.sh"
+fi
+bin="$top/target/release/isoforge"
+build_id=$(git -C "$top" rev-parse HEAD | cut -c1-12)

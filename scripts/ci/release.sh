@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# CI job `release` (v* tags): publishes the verified output directory as a Gitea release.
+# `isoforge publish` checks the directory against its SHA256SUMS first, creates or finds the
+# release, and uploads only the missing assets. The token is read from GITEA_TOKEN by
+# isoforge itself; this script never expands it.
+# Usage: scripts/ci/release.sh OUTPUT_DIR   with GITEA_URL, GITEA_REPO (owner/name),
+#        RELEASE_TAG and GITEA_TOKEN in the environment.
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+outdir="${1:?usage: scripts/ci/release.sh OUTPUT_DIR}"
+: "${GITEA_URL:?set GITEA_URL (the Gitea server, e.g. https://git.example.org)}"
+: "${GITEA_REPO:?set GITEA_REPO (owner/name)}"
+: "${RELEASE_TAG:?set RELEASE_TAG (the v* tag)}"
+[ -n "${GITEA_TOKEN:-}" ] || { echo "scripts/ci/release.sh: GITEA_TOKEN is not set" >&2; exit 2; }
+exec "$bin" publish "$outdir" --gitea "$GITEA_URL" --repo "$GITEA_REPO" --tag "$RELEASE_TAG"
