@@ -2,6 +2,8 @@
 //! from saphyr's marked nodes, plus the look-ups that turn a needle inside a scalar (a volume in
 //! an `options:` string, an expression in a `run:` block) into its own line and column.
 
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
@@ -98,17 +100,27 @@ impl Doc {
             path: path.to_path_buf(),
             message,
         };
-        let meta = std::fs::metadata(path).map_err(|e| read(e.to_string()))?;
+        // Opened without blocking (a FIFO planted in place of the file must not hang the
+        // linter), then checked to be a regular file, then read to at most the limit.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| read(e.to_string()))?;
+        let meta = file.metadata().map_err(|e| read(e.to_string()))?;
         if !meta.is_file() {
             return Err(read("not a regular file".into()));
         }
-        if meta.len() > MAX_BYTES as u64 {
+        let mut bytes = Vec::new();
+        file.take(MAX_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| read(e.to_string()))?;
+        if bytes.len() > MAX_BYTES {
             return Err(read(format!(
-                "{} bytes, larger than the {MAX_BYTES}-byte limit for a workflow or runner config",
-                meta.len()
+                "larger than the {MAX_BYTES}-byte limit for a workflow or runner config"
             )));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| read(e.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|e| read(format!("not UTF-8: {e}")))?;
         Doc::parse(path, text)
     }
 

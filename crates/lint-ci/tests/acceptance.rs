@@ -427,3 +427,43 @@ fn repository_files_are_clean() {
     let findings = lint(&workflows, Some(&top.join("runner/config.yaml"))).unwrap();
     assert_eq!(findings, [], "{}", render(&findings, Format::Text));
 }
+
+/// Files others control: nesting, alias bombs, special files and oversize input end in one
+/// error (exit 2), never a crash or a hang.
+#[test]
+fn hostile_files_are_errors() {
+    let fx = Fixture::new();
+    let deep = fx.file(
+        "deep.yaml",
+        &format!("jobs: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+    );
+    let err = lint(&[deep], None).unwrap_err();
+    assert!(matches!(err, Error::Yaml { line: 1, .. }), "{err}");
+
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+        bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    bomb.push_str("jobs: {}\n");
+    let bomb = fx.file("bomb.yaml", &bomb);
+    let err = lint(&[bomb], None).unwrap_err();
+    assert!(matches!(err, Error::Yaml { .. }), "{err}");
+
+    let fifo = fx.dir.path().join("fifo.yaml");
+    mkfifo(&fifo);
+    let err = lint(&[fifo], None).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+
+    let big = fx.file("big.yaml", &"#".repeat(isoforge_lint_ci::MAX_BYTES + 1));
+    let err = lint(&[big], None).unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
