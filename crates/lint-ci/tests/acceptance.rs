@@ -467,3 +467,49 @@ fn mkfifo(path: &Path) {
         .unwrap();
     assert!(status.success());
 }
+
+/// The fixture pair bench/lint-ci-compare.sh runs all three linters on: every rule fires
+/// where it should, and nothing else.
+#[test]
+fn hostile_fixture_pair() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let runner = dir.join("hostile-runner.yaml");
+    let workflow = dir.join("hostile-workflow.yaml");
+    let findings = lint(&[workflow], Some(&runner)).unwrap();
+    let got: Vec<(usize, usize, &str, &str)> = findings
+        .iter()
+        .map(|f| {
+            let runner = f.file.ends_with("hostile-runner.yaml");
+            (
+                f.line,
+                f.column,
+                if runner { "runner" } else { "workflow" },
+                f.rule.id(),
+            )
+        })
+        .collect();
+    let want = [
+        (4, 12, "runner", "image-without-digest"),
+        (6, 15, "runner", "privileged-unneeded"),
+        (7, 15, "runner", "credential-dir-mount"),
+        (9, 7, "runner", "credential-dir-mount"),
+        (10, 7, "runner", "docker-socket"),
+        (11, 16, "runner", "docker-socket"),
+        (11, 14, "workflow", "image-without-digest"),
+        (13, 11, "workflow", "credential-dir-mount"),
+        (14, 11, "workflow", "volume-not-allowed"),
+        (15, 11, "workflow", "docker-socket"),
+        (16, 11, "workflow", "credential-writable"),
+        (16, 11, "workflow", "volume-not-allowed"),
+        (19, 16, "workflow", "image-without-digest"),
+        (21, 15, "workflow", "unpinned-uses"),
+        (24, 20, "workflow", "event-injection"),
+        (25, 45, "workflow", "secret-exposed"),
+        (28, 14, "workflow", "secret-exposed"),
+        (29, 15, "workflow", "unpinned-uses"),
+        (29, 15, "workflow", "upload-artifact-v4"),
+    ];
+    assert_eq!(got, want);
+    let every: std::collections::BTreeSet<&str> = got.iter().map(|g| g.3).collect();
+    assert_eq!(every.len(), Rule::ALL.len(), "every rule is exercised");
+}
