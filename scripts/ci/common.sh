@@ -9,8 +9,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 # A job container starts bare: install what is missing and build isoforge (idempotent).
-if [ "${ISOFORGE_CI_SKIP_SETUP:-}" != 1 ]; then
-  "$top/scripts/setup.sh"
+# ISOFORGE_BIN: an isoforge already built (scripts/test.sh running these steps on a clone).
+if [ -n "${ISOFORGE_BIN:-}" ]; then
+  bin="$ISOFORGE_BIN"
+else
+  [ "${ISOFORGE_CI_SKIP_SETUP:-}" = 1 ] || "$top/scripts/setup.sh"
+  bin="$top/target/release/isoforge"
 fi
-bin="$top/target/release/isoforge"
 build_id=$(git -C "$top" rev-parse HEAD | cut -c1-12)
