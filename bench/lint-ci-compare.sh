@@ -7,7 +7,7 @@ set -uo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv=${ISOFORGE_LINT_VENV:-/opt/isoforge-lint}
 fx="$top/crates/lint-ci/tests/fixtures"
-cd "$fx"
+cd "$fx" || exit 2
 for wf in hostile-workflow.yaml "$top/.gitea/workflows/build-iso-linux.yaml"; do
   echo "=== $wf"
   echo "--- isoforge lint-ci"

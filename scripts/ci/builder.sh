@@ -3,6 +3,7 @@
 # tarball whose sha256 is the pin is reused (the runner's cache volume, keyed by digest);
 # otherwise the builder is built and its digest must equal config/builder.env's: a different
 # digest from the same lock is a finding to fix, never a value to pass on.
+# shellcheck source=scripts/ci/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 pin_line=$(grep -n '^BUILDER_IMAGE=' config/builder.env | head -n1)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # bin, build_id: for the scripts that source this
 # Sourced by the scripts/ci/ steps: the repository root, the built isoforge, and where CI
 # keeps what one job hands to the next. Outside CI the same defaults work by hand.
 set -euo pipefail

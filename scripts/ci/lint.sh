@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The workflow linters: `isoforge lint-ci` (workflows + runner config), actionlint and zizmor
-# (workflows only; neither reads a runner config). Installed by scripts/setup.sh --tests into
+# (workflows only; neither reads a runner config), and shellcheck on the scripts/ci/ steps. Installed by scripts/setup.sh --tests into
 # /opt/isoforge-lint. Exit 1 on any finding.
 # Usage: scripts/ci/lint.sh [WORKFLOW...]   (default: .gitea/workflows/*.y*ml)
 set -euo pipefail
@@ -44,6 +44,9 @@ if grep -Ev "$regex" "$out" | grep -E ':[0-9]+:[0-9]+: '; then
 else
   echo "actionlint: clean ($(grep -cE "$regex" "$out" || true) suppressed: ${patterns[*]})"
 fi
+
+echo "--- shellcheck (the scripts the workflow runs)"
+shellcheck -x scripts/ci/*.sh || status=1
 
 echo "--- zizmor"
 # --offline: no GitHub API (Gitea's actions are not there anyway). Default persona; its

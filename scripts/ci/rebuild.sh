@@ -2,6 +2,7 @@
 # CI job `rebuild-elsewhere`: `isoforge rebuild` of the verified BUILD_INFO, on another
 # machine (another runner label), from this checkout. Two machines must agree.
 # Usage: scripts/ci/rebuild.sh OUTPUT_DIR   (the verify job's ci-output/)
+# shellcheck source=scripts/ci/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 outdir="${1:?usage: scripts/ci/rebuild.sh OUTPUT_DIR}"

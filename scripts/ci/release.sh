@@ -5,6 +5,7 @@
 # isoforge itself; this script never expands it.
 # Usage: scripts/ci/release.sh OUTPUT_DIR   with GITEA_URL, GITEA_REPO (owner/name),
 #        RELEASE_TAG and GITEA_TOKEN in the environment.
+# shellcheck source=scripts/ci/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 outdir="${1:?usage: scripts/ci/release.sh OUTPUT_DIR}"

@@ -4,6 +4,7 @@
 #   ci-output/   the verified output directory (ISO, SHA256SUMS, BUILD_INFO, provenance)
 #   ci-reports/  on failure: verification.log and the isoforge diff reports (txt, html, json)
 # Usage: scripts/ci/verify.sh [extra isoforge verify options]
+# shellcheck source=scripts/ci/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 workspace="${WORKSPACE:-$top}"
