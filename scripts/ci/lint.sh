@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The workflow linters: `isoforge lint-ci` (workflows + runner config), actionlint and zizmor
-# (workflows only; neither reads a runner config), and shellcheck on the scripts/ci/ steps. Installed by scripts/setup.sh --tests into
-# /opt/isoforge-lint. Exit 1 on any finding.
+# (workflows only; neither reads a runner config), installed by scripts/setup.sh --tests into
+# /opt/isoforge-lint; and shellcheck on the scripts/ci/ steps. Exit 1 on any finding.
 # Usage: scripts/ci/lint.sh [WORKFLOW...]   (default: .gitea/workflows/*.y*ml)
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
