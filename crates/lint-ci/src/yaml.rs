@@ -208,13 +208,14 @@ impl Doc {
         Some((pos, at + needle.len()))
     }
 
-    /// The comment after `node` on its last line (`uses: x@sha # v3.1.3` gives `v3.1.3`).
+    /// The comment on the line where `node` starts (`uses: x@sha # v3.1.3` gives `v3.1.3`).
+    /// A YAML comment is a `#` after white space; saphyr's span of a quoted scalar runs to
+    /// the end of the line, so the line is searched from the node's start instead.
     pub fn trailing_comment(&self, node: &Node) -> Option<&str> {
-        let end = self.byte(node.end);
-        let rest = self.text.get(end..)?;
-        let line = rest.split('\n').next()?;
-        let hash = line.find('#')?;
-        Some(line[hash + 1..].trim())
+        let start = self.byte(node.start);
+        let line = self.text.get(start..)?.split('\n').next()?;
+        let hash = line.find(" #").or_else(|| line.find("\t#"))?;
+        Some(line[hash + 2..].trim())
     }
 }
 

@@ -294,6 +294,8 @@ fn upload_artifact_v4_on_gitea() {
       - uses: actions/upload-artifact@v4
       - uses: actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2
       - uses: actions/upload-artifact@a8a3f3ad30e3422c9c7b888a15615d19a852ae32 # v3.1.3
+      - uses: \"actions/download-artifact@fa0a91b85d4f404e444e00e005971372dc801d16\" # v4.1.8
+      - {uses: actions/download-artifact@v4.1.0}
 ",
     );
     let findings = lint(&[wf], None).unwrap();
@@ -302,10 +304,14 @@ fn upload_artifact_v4_on_gitea() {
         [
             Rule::UnpinnedUses,
             Rule::UploadArtifactV4,
+            Rule::UploadArtifactV4,
+            Rule::UploadArtifactV4,
+            Rule::UnpinnedUses,
             Rule::UploadArtifactV4
         ]
     );
-    assert_eq!(findings[2].line, 9);
+    let lines: Vec<usize> = findings.iter().map(|f| f.line).collect();
+    assert_eq!(lines, [8, 8, 9, 11, 12, 12]);
 }
 
 #[test]
