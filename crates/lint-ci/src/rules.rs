@@ -199,7 +199,7 @@ impl Ctx<'_> {
                 .unwrap_or((node.pos, from));
             from = next;
             let lower = expr.to_ascii_lowercase().replace(' ', "");
-            if let Some(ctx) = EVENT_CONTEXTS.iter().find(|c| lower.contains(*c)) {
+            if let Some(ctx) = EVENT_CONTEXTS.iter().find(|c| mentions(&lower, c)) {
                 let var = env_name(expr);
                 self.push(
                     pos,
@@ -480,6 +480,17 @@ fn secret_names(env: Option<&Node>) -> BTreeSet<String> {
         })
         .filter_map(|(k, _)| k.str().map(String::from))
         .collect()
+}
+
+/// `context` in an expression as a whole name (`github.event.x`, `github.event`, but not
+/// `github.event_name`).
+fn mentions(expr: &str, context: &str) -> bool {
+    expr.match_indices(context).any(|(i, _)| {
+        expr[i + context.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    })
 }
 
 /// `$NAME` or `${NAME…` in a line, as a whole name.

@@ -325,7 +325,7 @@ fn event_data_in_run() {
           echo \"${{ github.event.pull_request.title }}\"
       - env:
           TITLE: ${{ github.event.pull_request.title }}
-        run: echo \"$TITLE\" ${{ gitea.sha }}
+        run: echo \"$TITLE\" ${{ gitea.sha }} ${{ github.event_name }}
 ",
     );
     let findings = lint(&[wf], None).unwrap();
