@@ -5,7 +5,8 @@
 # shellcheck source=scripts/ci/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-outdir="${1:?usage: scripts/ci/rebuild.sh OUTPUT_DIR}"
+[ "$#" -eq 1 ] || { echo "usage: scripts/ci/rebuild.sh OUTPUT_DIR" >&2; exit 2; }
+outdir=$1
 [ -f "$outdir/BUILD_INFO" ] || { echo "scripts/ci/rebuild.sh: $outdir/BUILD_INFO: missing" >&2; exit 2; }
 dir=$(mktemp -d /var/tmp/isoforge-rebuild.XXXXXX)
 trap 'rm -rf "$dir"' EXIT

@@ -8,7 +8,8 @@
 # shellcheck source=scripts/ci/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-outdir="${1:?usage: scripts/ci/release.sh OUTPUT_DIR}"
+[ "$#" -eq 1 ] || { echo "usage: scripts/ci/release.sh OUTPUT_DIR" >&2; exit 2; }
+outdir=$1
 : "${GITEA_URL:?set GITEA_URL (the Gitea server, e.g. https://git.example.org)}"
 : "${GITEA_REPO:?set GITEA_REPO (owner/name)}"
 : "${RELEASE_TAG:?set RELEASE_TAG (the v* tag)}"
