@@ -10,8 +10,8 @@
 
 [ "$#" -eq 1 ] || { echo "usage: scripts/ci/release.sh OUTPUT_DIR" >&2; exit 2; }
 outdir=$1
-: "${GITEA_URL:?set GITEA_URL (the Gitea server, e.g. https://git.example.org)}"
-: "${GITEA_REPO:?set GITEA_REPO (owner/name)}"
-: "${RELEASE_TAG:?set RELEASE_TAG (the v* tag)}"
-[ -n "${GITEA_TOKEN:-}" ] || { echo "scripts/ci/release.sh: GITEA_TOKEN is not set" >&2; exit 2; }
+for var in GITEA_URL GITEA_REPO RELEASE_TAG GITEA_TOKEN; do
+  # Named, never expanded: GITEA_TOKEN's value must not reach the log.
+  [ -n "${!var:-}" ] || { echo "scripts/ci/release.sh: $var is not set" >&2; exit 2; }
+done
 exec "$bin" publish "$outdir" --gitea "$GITEA_URL" --repo "$GITEA_REPO" --tag "$RELEASE_TAG"
