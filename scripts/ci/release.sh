@@ -11,7 +11,7 @@
 [ "$#" -eq 1 ] || { echo "usage: scripts/ci/release.sh OUTPUT_DIR" >&2; exit 2; }
 outdir=$1
 for var in GITEA_URL GITEA_REPO RELEASE_TAG GITEA_TOKEN; do
-  # Named, never expanded: GITEA_TOKEN's value must not reach the log.
+  # Only tested for being set, never printed: the token must not reach the log.
   [ -n "${!var:-}" ] || { echo "scripts/ci/release.sh: $var is not set" >&2; exit 2; }
 done
 exec "$bin" publish "$outdir" --gitea "$GITEA_URL" --repo "$GITEA_REPO" --tag "$RELEASE_TAG"
