@@ -18,6 +18,10 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
+# The CI gate's own files: isoforge lint-ci (workflow + runner config), actionlint, zizmor.
+step "workflow linters: scripts/ci/lint.sh"
+scripts/ci/lint.sh
+
 bin="$top/target/release/isoforge"
 git_id=(-c user.name=isoforge-ci -c user.email=ci@isoforge.invalid)
 

@@ -64,6 +64,10 @@ enum Command {
     /// Boot an ISO in QEMU under BIOS and/or UEFI and wait for its boot marker on the serial
     /// console.
     Boot(commands::boot::Args),
+    /// Lint the Gitea workflows and the act_runner config for least privilege (credential
+    /// mounts, the Docker socket, volumes valid_volumes drops, pinning, injection). Exit 0
+    /// clean, 1 findings, 2 unreadable or invalid YAML.
+    LintCi(commands::lint_ci::Args),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args),
         Command::Publish(args) => commands::publish::run(args),
         Command::Boot(args) => commands::boot::run(args),
+        Command::LintCi(args) => commands::lint_ci::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

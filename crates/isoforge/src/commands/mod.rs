@@ -6,6 +6,7 @@ pub mod builder;
 pub mod check;
 pub mod diff;
 pub mod fetch;
+pub mod lint_ci;
 pub mod lock;
 pub mod net;
 pub mod pins;

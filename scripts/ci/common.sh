@@ -1,0 +1,20 @@
+# shellcheck shell=bash disable=SC2034  # bin, build_id: for the scripts that source this
+# Sourced by the scripts/ci/ steps: the repository root, the built isoforge, and where CI
+# keeps what one job hands to the next. Outside CI the same defaults work by hand.
+set -euo pipefail
+top="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$top"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/ci: needs root (mmdebstrap root mode)" >&2
+  exit 2
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+# A job container starts bare: install what is missing and build isoforge (idempotent).
+# ISOFORGE_BIN: an isoforge already built (scripts/test.sh running these steps on a clone).
+if [ -n "${ISOFORGE_BIN:-}" ]; then
+  bin="$ISOFORGE_BIN"
+else
+  [ "${ISOFORGE_CI_SKIP_SETUP:-}" = 1 ] || "$top/scripts/setup.sh"
+  bin="$top/target/release/isoforge"
+fi
+build_id=$(git -C "$top" rev-parse HEAD | cut -c1-12)
