@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test, as CI does: formatting and lints, the unit and integration tests (real
 # mmdebstrap, mksquashfs, xorriso, mtools and QEMU on real images), then end to end:
-# pinned inputs (lock --check, pins --check, fetch, builder build), `isoforge verify` on the
-# default profile (two full builds, must be identical), a rebuild from another directory, and
-# a build in the pinned builder (--runtime chroot), which must give the same ISO.
+# pinned inputs (lock --check, pins --check, fetch), then the Gitea workflow's jobs through
+# their scripts/ci/ steps: builder (the pin must match), verify (two full builds, must be
+# identical), release (isoforge publish, twice, to a loopback stand-in for Gitea) and
+# rebuild-elsewhere; and a build in the pinned builder (--runtime chroot), which must give
+# the same ISO.
 # Installs what is missing first. Needs root (mmdebstrap root mode, namespaces).
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,7 +36,9 @@ scratch=$(mktemp -d /var/tmp/isoforge-e2e.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 git clone -q --no-hardlinks "$top" "$scratch/src"
 src="$scratch/src"
+relocked=0
 if ! "$bin" lock --check --config "$src/config"; then
+  relocked=1
   echo "##########################################################################"
   echo "WARNING: the committed lock is stale or its packages left the mirror;"
   echo "WARNING: re-locking in the scratch clone. Run \`isoforge lock\` and commit."
@@ -43,11 +47,16 @@ if ! "$bin" lock --check --config "$src/config"; then
   git -C "$src" "${git_id[@]}" commit -qam "scratch: re-lock (stale committed lock)"
 fi
 "$bin" fetch --config "$src/config"
-"$bin" builder build --config "$src/config" | tee "$scratch/builder.txt"
-pinned=$(grep -E '^BUILDER_IMAGE=' "$scratch/builder.txt")
-if ! grep -qxF "$pinned" "$src/config/builder.env"; then
-  echo "WARNING: the builder built here is not the one config/builder.env pins; re-pinning in the scratch clone"
-  sed -i "s|^BUILDER_IMAGE=.*|$pinned|" "$src/config/builder.env"
+
+# The Gitea workflow's jobs run their scripts/ci/ steps here too, on the scratch clone.
+export ISOFORGE_BIN="$bin"
+step "CI job builder: scripts/ci/builder.sh (the builder the lock makes must be the pinned one)"
+if ! "$src/scripts/ci/builder.sh" | tee "$scratch/builder.txt"; then
+  # Only a re-lock above may move the pin; from the committed lock a different digest fails.
+  [ "$relocked" = 1 ] || exit 1
+  echo "WARNING: re-pinning the builder in the scratch clone (its lock was re-locked above)"
+  built=$(grep -E '^BUILDER_IMAGE=' "$scratch/builder.txt" | head -n1)
+  sed -i "s|^BUILDER_IMAGE=.*|$built|" "$src/config/builder.env"
   git -C "$src" "${git_id[@]}" commit -qam "scratch: re-pin the builder"
 fi
 "$bin" pins --check --config "$src/config"
@@ -61,31 +70,30 @@ show_reports() {
   done
 }
 
-step "end to end: isoforge verify (two builds from scratch, build B in a varied environment)"
+step "CI job verify: scripts/ci/verify.sh (two builds from scratch, build B in a varied environment)"
 id=$(git -C "$src" rev-parse HEAD | cut -c1-12)
-if ! "$bin" verify --config "$src/config" --dir "$top/verify" --output "$top/output" --force; then
-  show_reports "$top/verify/$id"/*.diff.txt
+if ! WORKSPACE="$scratch" ISOFORGE_CI_RUNTIME=host "$src/scripts/ci/verify.sh"; then
+  show_reports "$src/ci-reports"/*.diff.txt
   exit 1
 fi
-iso=$(ls "$top/output/$id"/*.iso)
-(cd "$top/output/$id" && sha256sum -c SHA256SUMS)
-"$bin" check --config "$top/config" "$top/output/$id/SHA256SUMS"
+out="$src/ci-output"
+iso=$(ls "$out"/*.iso)
+"$bin" check --config "$top/config" "$out/SHA256SUMS"
+
+step "CI job release: scripts/ci/release.sh against a loopback Gitea (scripts/ci/release-loopback.sh)"
+"$src/scripts/ci/release-loopback.sh" "$out"
+
 # The boot tests (crates/boot/tests/boot.rs) boot this verified ISO under BIOS and UEFI.
 export ISOFORGE_TEST_ISO="$iso"
-ISOFORGE_TEST_EXPECT="$(sed -n 's/^Product-Name: //p' "$top/output/$id/BUILD_INFO") $(sed -n 's/^Version: //p' "$top/output/$id/BUILD_INFO")"
+ISOFORGE_TEST_EXPECT="$(sed -n 's/^Product-Name: //p' "$out/BUILD_INFO") $(sed -n 's/^Version: //p' "$out/BUILD_INFO")"
 export ISOFORGE_TEST_EXPECT
 
 # Two lanes at once, as each is mostly single-threaded (dpkg, QEMU under TCG) and CI has two
 # cores: the rebuild and the chroot build in the background, the test suite in the
 # foreground. The background lane's log is printed when it ends.
 e2e_more() {
-  step "end to end: isoforge rebuild of the verified BUILD_INFO, from another directory"
-  elsewhere=$(mktemp -d)
-  if ! (cd "$elsewhere" && "$bin" rebuild "$top/output/$id/BUILD_INFO" --source "$src" --dir "$elsewhere/rebuild"); then
-    show_reports "$elsewhere/rebuild"/*.diff.txt
-    return 1
-  fi
-  rm -rf "$elsewhere"
+  step "CI job rebuild-elsewhere: scripts/ci/rebuild.sh of the verified BUILD_INFO, from another directory"
+  (cd / && "$src/scripts/ci/rebuild.sh" "$out")
 
   # One build in the pinned builder (--runtime chroot), from yet another directory: its tools
   # are the builder's, its inputs the same, so its ISO must be the verified one.
@@ -100,7 +108,7 @@ e2e_more() {
     "$bin" diff --output "$scratch/chroot.diff.txt" "$iso" "$chroot_iso" || true
     show_reports "$scratch/chroot.diff.txt"
     echo "build tools, host (<) vs builder (>):"
-    diff <(sed -n '/^Build-Tools:/,/^[A-Z]/p' "$top/output/$id/BUILD_INFO") \
+    diff <(sed -n '/^Build-Tools:/,/^[A-Z]/p' "$out/BUILD_INFO") \
       <(sed -n '/^Build-Tools:/,/^[A-Z]/p' "$scratch/chroot/output/$id/BUILD_INFO") || true
     echo "FAIL: the chroot build differs from the verified host build"
     return 1
