@@ -5,7 +5,7 @@
 
 use std::ffi::OsStr;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -50,20 +50,68 @@ pub fn tool(program: impl AsRef<OsStr>) -> Command {
     command(program, &ToolEnv::minimal())
 }
 
+/// A command for a process that is part of the user's own command rather than a tool of
+/// isoforge's: isoforge re-running itself (in its build namespace, under `unshare`, as
+/// verify's and rebuild's builds) and `docker run`/`podman run` of such a build.
+///
+/// It keeps the caller's environment, which is that command's input (`SOURCE_DATE_EPOCH`, the
+/// cache, proxies, `DOCKER_HOST`), the caller's stdin and process group, so a terminal's Ctrl-C
+/// reaches it directly and it unwinds on its own; it still dies with isoforge.
+pub fn foreground(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    die_with_parent(&mut cmd);
+    cmd
+}
+
+/// A command that will replace this process ([`CommandExt::exec`]), with only `env`: there is
+/// no child, so no process group or parent-death signal applies.
+pub fn for_exec(program: impl AsRef<OsStr>, env: &ToolEnv) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear();
+    for (k, v) in env.vars() {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
 /// Makes `cmd`'s process receive SIGKILL when isoforge ends, even if isoforge ended between
 /// fork and the `prctl` (then the child has been re-parented and refuses to start).
 pub fn die_with_parent(cmd: &mut Command) {
     let parent = nix::unistd::getpid();
-    // SAFETY: prctl and getppid are async-signal-safe; nothing is allocated after fork.
+    // In a new PID namespace the parent is outside it and `getppid()` is 0 whether or not it
+    // lives: there a pidfd of the parent, opened before fork, says whether it ended.
+    let pidfd = pidfd_of_self();
+    // SAFETY: prctl, getppid and poll are async-signal-safe; nothing is allocated after fork.
     unsafe {
         cmd.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
-            if nix::unistd::getppid() != parent {
+            let now = nix::unistd::getppid();
+            let gone = if now.as_raw() == 0 {
+                pidfd.as_ref().is_some_and(|fd| {
+                    let mut p = libc::pollfd {
+                        fd: fd.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    libc::poll(&mut p, 1, 0) != 0
+                })
+            } else {
+                now != parent
+            };
+            if gone {
                 return Err(io::Error::other("isoforge exited while starting a tool"));
             }
             Ok(())
         });
     }
+}
+
+/// A pidfd of this process (close-on-exec), or `None` on a kernel without `pidfd_open`.
+fn pidfd_of_self() -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    // SAFETY: a fresh descriptor that nothing else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// Runs `cmd` and returns its standard output (at most [`DEFAULT_CAPTURE_LIMIT`] bytes).
@@ -311,7 +359,10 @@ fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 /// SIGTERM to the tool's process group, then SIGKILL if it has not gone within 5 s.
 pub(crate) fn terminate(child: &mut Child) {
     let pgid = Pid::from_raw(child.id() as i32);
-    let _ = killpg(pgid, Signal::SIGTERM);
+    if killpg(pgid, Signal::SIGTERM).is_err() {
+        // Not a group leader (a [`foreground`] command): the process itself.
+        let _ = nix::sys::signal::kill(pgid, Signal::SIGTERM);
+    }
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -321,6 +372,7 @@ pub(crate) fn terminate(child: &mut Child) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = killpg(pgid, Signal::SIGKILL);
+    let _ = child.kill();
     let _ = child.wait();
 }
 
@@ -364,6 +416,27 @@ mod tests {
         let v: Vec<&str> = out.split_whitespace().collect();
         assert_eq!(v[0], v[1], "pgid == pid: {out}");
         assert_ne!(v[0], nix::unistd::getpgrp().to_string());
+    }
+
+    /// The first process of a new PID namespace sees `getppid() == 0`: the parent-death check
+    /// must not take that for a dead parent (the build namespace starts that way).
+    #[test]
+    fn starts_as_pid_1_of_a_new_pid_namespace() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root (namespaces); run the test suite as root"
+        );
+        let out = std::thread::spawn(|| {
+            // Per thread: only this thread's children go into the new namespace.
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID).unwrap();
+            let mut cmd = tool("sh");
+            cmd.args(["-c", "echo $$"]);
+            capture(cmd)
+        })
+        .join()
+        .unwrap()
+        .unwrap();
+        assert_eq!(out, b"1\n");
     }
 
     #[test]
