@@ -18,7 +18,7 @@ pub mod process;
 mod progress;
 mod runner;
 
-pub use env::ToolEnv;
+pub use env::{PATH as TOOL_PATH, ToolEnv};
 pub use process::{Output, capture, capture_limited, command, tool};
 pub use progress::{Progress, Stage};
 pub use runner::{Error, Runner};

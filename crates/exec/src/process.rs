@@ -63,14 +63,12 @@ pub fn foreground(program: impl AsRef<OsStr>) -> Command {
     cmd
 }
 
-/// A command that will replace this process ([`CommandExt::exec`]), with only `env`: there is
-/// no child, so no process group or parent-death signal applies.
-pub fn for_exec(program: impl AsRef<OsStr>, env: &ToolEnv) -> Command {
+/// A command that will replace this process ([`CommandExt::exec`]), with an empty
+/// environment for the caller to fill: there is no child, so no process group or parent-death
+/// signal applies.
+pub fn for_exec(program: impl AsRef<OsStr>) -> Command {
     let mut cmd = Command::new(program);
     cmd.env_clear();
-    for (k, v) in env.vars() {
-        cmd.env(k, v);
-    }
     cmd
 }
 
