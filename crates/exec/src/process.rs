@@ -166,22 +166,27 @@ pub fn output(mut cmd: Command, limit: usize) -> Result<Output, Error> {
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     let mut too_big = false;
-    let status = pump(&mut child, &name, |stream, bytes| {
-        match stream {
-            Stream::Out => {
-                if stdout.len() + bytes.len() > limit {
-                    too_big = true;
-                    return Flow::Stop;
+    let status = pump(
+        &mut child,
+        &name,
+        |stream, bytes| {
+            match stream {
+                Stream::Out => {
+                    if stdout.len() + bytes.len() > limit {
+                        too_big = true;
+                        return Flow::Stop;
+                    }
+                    stdout.extend_from_slice(bytes);
                 }
-                stdout.extend_from_slice(bytes);
+                Stream::Err => {
+                    let room = STDERR_KEEP.saturating_sub(stderr.len());
+                    stderr.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                }
             }
-            Stream::Err => {
-                let room = STDERR_KEEP.saturating_sub(stderr.len());
-                stderr.extend_from_slice(&bytes[..bytes.len().min(room)]);
-            }
-        }
-        Flow::Go
-    })?;
+            Flow::Go
+        },
+        || {},
+    )?;
     if too_big {
         return Err(Error::TooMuchOutput { tool: name, limit });
     }
@@ -221,7 +226,8 @@ pub(crate) enum Flow {
 }
 
 /// Reads the child's stdout and stderr (whichever are piped) until it exits, handing every
-/// chunk to `sink`, and returns its exit status.
+/// chunk to `sink` and calling `turn` at least every 100 ms (progress heartbeats), and
+/// returns its exit status.
 ///
 /// Cancellation is checked on every turn, including while output streams without pause. After
 /// the tool exits, the rest of its process group is killed and the pipes are read for at most
@@ -231,6 +237,7 @@ pub(crate) fn pump(
     child: &mut Child,
     name: &str,
     mut sink: impl FnMut(Stream, &[u8]) -> Flow,
+    mut turn: impl FnMut(),
 ) -> Result<ExitStatus, Error> {
     let mut pipes: Vec<(Stream, Pipe)> = Vec::new();
     if let Some(s) = child.stdout.take() {
@@ -249,6 +256,7 @@ pub(crate) fn pump(
     let mut exited: Option<(ExitStatus, Instant)> = None;
     let mut buf = vec![0u8; 64 << 10];
     loop {
+        turn();
         if cancel::is_cancelled() {
             terminate(child);
             return Err(Error::Cancelled);

@@ -107,11 +107,15 @@ impl Runner {
             }
             Chunk::Status(s) => stage.message(&s),
         };
-        let res = process::pump(&mut child, &tool, |stream, bytes| {
-            lines[stream as usize].feed(bytes, &mut show);
-            stage.tick();
-            Flow::Go
-        });
+        let res = process::pump(
+            &mut child,
+            &tool,
+            |stream, bytes| {
+                lines[stream as usize].feed(bytes, &mut show);
+                Flow::Go
+            },
+            || stage.tick(),
+        );
         for l in &mut lines {
             l.finish(&mut show);
         }
@@ -156,20 +160,25 @@ impl Runner {
                 tail.push_back(line);
             }
         };
-        let st = process::pump(&mut child, &tool, |stream, bytes| match stream {
-            Stream::Out if stdout.len() + bytes.len() > limit => {
-                too_big = true;
-                Flow::Stop
-            }
-            Stream::Out => {
-                stdout.extend_from_slice(bytes);
-                Flow::Go
-            }
-            Stream::Err => {
-                err.feed(bytes, &mut keep);
-                Flow::Go
-            }
-        })?;
+        let st = process::pump(
+            &mut child,
+            &tool,
+            |stream, bytes| match stream {
+                Stream::Out if stdout.len() + bytes.len() > limit => {
+                    too_big = true;
+                    Flow::Stop
+                }
+                Stream::Out => {
+                    stdout.extend_from_slice(bytes);
+                    Flow::Go
+                }
+                Stream::Err => {
+                    err.feed(bytes, &mut keep);
+                    Flow::Go
+                }
+            },
+            || {},
+        )?;
         err.finish(&mut keep);
         if too_big {
             return Err(Error::TooMuchOutput { tool, limit });
@@ -337,6 +346,16 @@ mod tests {
     /// wrote its pid to `$1`.
     const DAEMON: &str = r#"rm -f "$1"; setsid -f sh -c 'echo $$ > "$0.tmp"; mv "$0.tmp" "$0"; exec sleep 60' "$1"; while [ ! -s "$1" ]; do sleep 0.05; done; "#;
 
+    fn kill_daemon(pidfile: &Path) {
+        if let Ok(pid) = std::fs::read_to_string(pidfile)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+        {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+
     /// A daemon started with `setsid` is outside the tool's process group and keeps both pipes
     /// open: the runner still ends, shortly after the tool itself.
     #[test]
@@ -351,7 +370,17 @@ mod tests {
             .arg("sh")
             .arg(&pidfile);
         let start = Instant::now();
-        r.run(&stage, "setsid", cmd).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| tx.send(r.run(&stage, "setsid", cmd)));
+            // Fails rather than hangs: the scope still waits, but the daemon ends in 60 s.
+            let res = rx.recv_timeout(Duration::from_secs(10));
+            if res.is_err() {
+                kill_daemon(&pidfile);
+            }
+            res.expect("the runner still waits for the daemon's pipes after 10 s")
+                .unwrap();
+        });
         let took = start.elapsed();
         let pid: i32 = std::fs::read_to_string(&pidfile)
             .unwrap()

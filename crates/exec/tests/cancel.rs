@@ -19,7 +19,14 @@ fn cancel_is_honoured_while_output_streams() {
     // `yes` never pauses: every turn of the read loop has data waiting.
     let mut cmd = r.command("yes");
     cmd.arg("a line of output that never ends");
-    let res = r.run(&stage, "yes", cmd);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(r.run(&stage, "yes", cmd));
+    });
+    // Fails rather than hangs if the cancel is never seen.
+    let res = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the runner did not honour the cancel within 20 s");
     let took = start.elapsed();
     assert!(matches!(res, Err(Error::Cancelled)), "{res:?}");
     assert!(took >= Duration::from_millis(1400), "{took:?}");
