@@ -28,8 +28,8 @@ const STDERR_KEEP: usize = 64 << 10;
 /// A command for `program` with only `env`, stdin from `/dev/null`, its own process group, and
 /// SIGKILL when isoforge dies.
 ///
-/// The parent-death signal is tied to the thread that spawns the command: spawn it from a thread
-/// that outlives the process.
+/// The kernel sends the parent-death signal when the *thread* that spawned the command ends:
+/// spawn from a thread that lives as long as the tool.
 pub fn command(program: impl AsRef<OsStr>, env: &ToolEnv) -> Command {
     let mut cmd = Command::new(program);
     cmd.env_clear();
