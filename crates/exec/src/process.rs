@@ -75,7 +75,10 @@ pub fn for_exec(program: impl AsRef<OsStr>) -> Command {
 /// Makes `cmd`'s process receive SIGKILL when isoforge ends, even if isoforge ended between
 /// fork and the `prctl` (then the child has been re-parented and refuses to start).
 pub fn die_with_parent(cmd: &mut Command) {
-    let parent = nix::unistd::getpid();
+    die_with(cmd, nix::unistd::getpid());
+}
+
+fn die_with(cmd: &mut Command, parent: Pid) {
     // In a new PID namespace the parent is outside it and `getppid()` is 0 whether or not it
     // lives: there a pidfd of the parent, opened before fork, says whether it ended.
     let pidfd = pidfd_of_self();
@@ -97,7 +100,8 @@ pub fn die_with_parent(cmd: &mut Command) {
                 now != parent
             };
             if gone {
-                return Err(io::Error::other("isoforge exited while starting a tool"));
+                // Only an errno crosses from the child: ESRCH, the parent is gone.
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
         });
@@ -443,6 +447,16 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(out, b"1\n");
+    }
+
+    /// A child whose parent is not the one recorded before fork (isoforge died and the child
+    /// was re-parented) does not start.
+    #[test]
+    fn a_child_re_parented_before_prctl_does_not_start() {
+        let mut cmd = Command::new("true");
+        die_with(&mut cmd, Pid::from_raw(i32::MAX));
+        let e = spawn(&mut cmd, "true").unwrap_err().to_string();
+        assert_eq!(e, "cannot start true: No such process (os error 3)");
     }
 
     #[test]

@@ -18,7 +18,7 @@ const MAX_LINE: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot start {tool}: {source} (is it installed?)")]
+    #[error("cannot start {tool}: {source}{}", install_hint(.source))]
     Spawn { tool: String, source: io::Error },
     #[error("{tool} {status}: {last_line} (full log: {log})")]
     Failed {
@@ -41,6 +41,14 @@ pub enum Error {
     Cancelled,
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
+}
+
+fn install_hint(e: &io::Error) -> &'static str {
+    if e.kind() == io::ErrorKind::NotFound {
+        " (is it installed?)"
+    } else {
+        ""
+    }
 }
 
 /// Runs tools for one build.
