@@ -194,3 +194,30 @@ fn the_real_builder_passes() {
     assert!(dir.path().join("root/usr/bin/mmdebstrap").is_file());
     assert!(!dir.path().join("root/dev/null").exists());
 }
+
+/// GNU tar will not write a hard link to `../x` (it strips the `../`), but a crafted archive
+/// can hold one: written here header by header.
+#[test]
+fn a_hard_link_out_of_the_tree_is_refused() {
+    let (dir, _tree) = setup();
+    let tar = dir.path().join("b.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&tar).unwrap());
+    let mut h = tar::Header::new_ustar();
+    h.set_path("etc/shadow-copy").unwrap();
+    h.set_entry_type(tar::EntryType::Link);
+    h.as_old_mut().linkname[..13].copy_from_slice(b"../etc/shadow");
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append(&h, std::io::empty()).unwrap();
+    b.finish().unwrap();
+    drop(b);
+    let err = match unpack::open(&tar, &pin(&tar)) {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("\"etc/shadow-copy\" is a hard link to an absolute path or `..`"),
+        "{err}"
+    );
+}
