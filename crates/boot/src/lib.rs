@@ -24,9 +24,8 @@ pub mod qemu;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
@@ -327,26 +326,9 @@ impl Drop for Running {
 }
 
 fn spawn(program: &Path, args: &[std::ffi::OsString]) -> Result<Running, Error> {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let parent = nix::unistd::getpid();
-    // SAFETY: the closure runs between fork and exec and only makes two system calls
-    // (prctl, getppid); it allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGKILL))
-                .map_err(io::Error::from)?;
-            // The parent died before prctl: nobody would stop this QEMU.
-            if nix::unistd::getppid() != parent {
-                return Err(io::Error::from(nix::errno::Errno::ESRCH));
-            }
-            Ok(())
-        });
-    }
+    // Own process group, killed with isoforge, fixed environment; the console is read here.
+    let mut cmd = isoforge_exec::tool(program);
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = cmd.spawn().map_err(|e| {
         Error::Setup(if e.kind() == io::ErrorKind::NotFound {
             format!(

@@ -279,15 +279,13 @@ mod tests {
             other.1, first.1,
             "the FAT serial and dates follow the epoch"
         );
-        let listing = std::process::Command::new("mdir")
-            .env("MTOOLS_SKIP_CHECK", "1")
-            .env("TZ", "UTC")
-            .args(["-i"])
+        let mut cmd =
+            isoforge_exec::command("mdir", &ToolEnv::minimal().with("MTOOLS_SKIP_CHECK", "1"));
+        cmd.args(["-i"])
             .arg(a.path().join("staging").join(EFI_IMAGE))
-            .arg("::/EFI/BOOT")
-            .output()
-            .unwrap();
-        let listing = String::from_utf8_lossy(&listing.stdout);
+            .arg("::/EFI/BOOT");
+        let listing = isoforge_exec::capture(cmd).unwrap();
+        let listing = String::from_utf8_lossy(&listing);
         assert!(listing.contains("BOOTX64  EFI"), "{listing}");
         assert!(listing.contains("2023-11-14  22:13"), "{listing}");
     }

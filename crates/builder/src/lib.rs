@@ -11,6 +11,7 @@
 
 pub mod runtime;
 pub mod tarball;
+pub mod unpack;
 
 use std::path::{Path, PathBuf};
 

@@ -14,7 +14,6 @@
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use isoforge_inputs::ImageRef;
 
@@ -91,14 +90,15 @@ pub fn engine_image(image: &ImageRef) -> String {
     format!("{}:sha256-{}", image.name, image.digest)
 }
 
-/// `docker import` / `podman import` of the verified tarball.
-pub fn engine_import(engine: Runtime, tarball: &Path, image: &ImageRef) -> Vec<OsString> {
+/// `docker import` / `podman import` of the verified tarball, read from stdin: the engine is
+/// given the descriptor that was hashed ([`crate::unpack::Verified::reader`]), not a path.
+pub fn engine_import(engine: Runtime, image: &ImageRef) -> Vec<OsString> {
     vec![
         engine.name().into(),
         "import".into(),
         "--change".into(),
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-        tarball.into(),
+        "-".into(),
         engine_image(image).into(),
     ]
 }
@@ -140,57 +140,11 @@ pub fn engine_run(
     v
 }
 
-/// Checks the builder tarball against the pinned digest; refuses on a mismatch.
-pub fn verify_tarball(tarball: &Path, image: &ImageRef) -> Result<(), Error> {
-    if !tarball.is_file() {
-        return Err(Error::Invalid(format!(
-            "the builder {} is not in the cache ({}); run `isoforge builder build` (it prints the digest to pin)",
-            image,
-            tarball.display()
-        )));
-    }
-    let actual = isoforge_checksums::sha256_file(tarball)
-        .map_err(io_err(format!("cannot hash {}", tarball.display())))?
-        .hex();
-    if actual != image.digest {
-        return Err(Error::Invalid(format!(
-            "{} has sha256 {actual}, but BUILDER_IMAGE pins {}; refusing to use it: run `isoforge builder build` again",
-            tarball.display(),
-            image.digest
-        )));
-    }
-    Ok(())
-}
-
-/// Extracts `tarball` into `dest` (which must not exist).
-pub fn extract(tarball: &Path, dest: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(dest).map_err(io_err(format!("cannot create {}", dest.display())))?;
-    let out = Command::new("tar")
-        .args([
-            "--extract",
-            "--numeric-owner",
-            "--same-permissions",
-            "--file",
-        ])
-        .arg(tarball)
-        .arg("--directory")
-        .arg(dest)
-        .output()
-        .map_err(io_err("cannot run tar"))?;
-    if !out.status.success() {
-        return Err(Error::Invalid(format!(
-            "cannot extract {}: {}",
-            tarball.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(())
-}
-
 /// The host side of `--runtime chroot`: re-runs isoforge under `unshare` in new mount, PID,
 /// UTS and IPC namespaces, as [`enter`] with `root` and `m`. Returns the exit code.
 pub fn run_chroot(root: &Path, m: &Mounts, digest: &str, extra: &[OsString]) -> Result<i32, Error> {
-    let mut cmd = Command::new("unshare");
+    // isoforge running itself for the caller: its terminal's Ctrl-C reaches the build.
+    let mut cmd = isoforge_exec::process::foreground("unshare");
     cmd.args([
         "--mount",
         "--pid",
@@ -255,6 +209,72 @@ fn mount(
     }
 }
 
+/// Bind-mounts `src` and every mount below it on `target`; `read_only` makes all of them
+/// read-only (a remount with `MS_RDONLY` would change the top one only: `/sys/fs/cgroup` and
+/// the others below `/sys` would stay writable).
+fn bind_mount(src: &Path, target: &Path, read_only: bool) -> Result<(), Error> {
+    mount(Some(src), target, None, libc::MS_BIND | libc::MS_REC)?;
+    if read_only {
+        read_only_recursive(target)?;
+    }
+    Ok(())
+}
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+
+/// Makes the mount at `target` and every mount below it read-only.
+fn read_only_recursive(target: &Path) -> Result<(), Error> {
+    let t = cstr(target)?;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: a valid path string and a mount_attr of the size passed, both outliving the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            (libc::AT_RECURSIVE | libc::AT_SYMLINK_NOFOLLOW) as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::ENOSYS) {
+        return Err(io_err(format!(
+            "cannot make {} read-only",
+            target.display()
+        ))(e));
+    }
+    // Before Linux 5.12: each mount on its own, deepest first.
+    let mounts = isoforge_sandbox::mounts_under(target)
+        .map_err(io_err("cannot read /proc/self/mountinfo"))?;
+    for m in mounts.iter().rev() {
+        mount(
+            None,
+            m,
+            None,
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+        )?;
+    }
+    Ok(())
+}
+
 /// Inside the namespaces (PID 1 of the new PID namespace): mounts what the build needs into
 /// `root`, chroots, and execs `argv`. Returns only on error.
 pub fn enter(
@@ -271,16 +291,7 @@ pub fn enter(
             std::fs::create_dir_all(&target)
                 .map_err(io_err(format!("cannot create {}", target.display())))?;
         }
-        mount(Some(src), &target, None, libc::MS_BIND | libc::MS_REC)?;
-        if ro {
-            mount(
-                None,
-                &target,
-                None,
-                libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC,
-            )?;
-        }
-        Ok(())
+        bind_mount(src, &target, ro)
     };
     // The root must be a mount point: the build inside makes `/` private (EINVAL otherwise).
     mount(Some(root), root, None, libc::MS_BIND | libc::MS_REC)?;
@@ -303,9 +314,8 @@ pub fn enter(
         return Err(Error::Invalid("nothing to run inside the builder".into()));
     };
     use std::os::unix::process::CommandExt;
-    let e = Command::new(prog)
+    let e = isoforge_exec::process::for_exec(prog)
         .args(args)
-        .env_clear()
         .env(
             "PATH",
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -379,35 +389,60 @@ mod tests {
                 want_run(engine.name())
             );
             assert_eq!(
-                strs(engine_import(
-                    engine,
-                    Path::new("/c/builders/x.tar"),
-                    &image
-                )),
+                strs(engine_import(engine, &image)),
                 vec![
                     engine.name().to_string(),
                     "import".into(),
                     "--change".into(),
                     "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
-                    "/c/builders/x.tar".into(),
+                    "-".into(),
                     format!("registry:5000/sm-builder:sha256-{D}"),
                 ]
             );
         }
     }
 
+    /// A read-only bind of a tree is read-only in its submounts too (`/sys/fs/cgroup` below
+    /// `/sys` in the chroot runtime).
     #[test]
-    fn a_tarball_that_does_not_match_the_pin_is_refused() {
+    fn read_only_bind_covers_submounts() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root (mounts); run the test suite as root"
+        );
         let dir = tempfile::tempdir().unwrap();
-        let t = dir.path().join("b.tar");
-        std::fs::write(&t, "not the builder").unwrap();
-        let image = ImageRef::parse(&format!("b@sha256:{D}")).unwrap();
-        let e = verify_tarball(&t, &image).unwrap_err().to_string();
-        assert!(e.contains("but BUILDER_IMAGE pins"), "{e}");
-        let e = verify_tarball(&dir.path().join("none.tar"), &image)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("run `isoforge builder build`"), "{e}");
+        let d = dir.path().to_path_buf();
+        let res = std::thread::spawn(move || -> Result<(), String> {
+            // This thread's own mount namespace: nothing here is seen outside it.
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| e.to_string())?;
+            mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE)
+                .map_err(|e| e.to_string())?;
+            let src = d.join("src");
+            let target = d.join("target");
+            std::fs::create_dir_all(src.join("sub")).unwrap();
+            std::fs::create_dir_all(&target).unwrap();
+            mount(Some(Path::new("tmpfs")), &src.join("sub"), Some("tmpfs"), 0)
+                .map_err(|e| e.to_string())?;
+            bind_mount(&src, &target, true).map_err(|e| e.to_string())?;
+            let top = std::fs::write(target.join("f"), "x");
+            let sub = std::fs::write(target.join("sub/f"), "x");
+            // The source stays writable: only the bind is read-only.
+            std::fs::write(src.join("sub/f"), "x").map_err(|e| e.to_string())?;
+            for (what, r) in [("top", top), ("submount", sub)] {
+                match r {
+                    Err(e) if e.raw_os_error() == Some(libc::EROFS) => {}
+                    other => return Err(format!("{what}: {other:?}, expected EROFS")),
+                }
+            }
+            Ok(())
+        })
+        .join()
+        .unwrap();
+        res.unwrap();
+    }
+
+    #[test]
+    fn runtime_names() {
         assert_eq!(
             Runtime::parse("lxc").unwrap_err(),
             "\"lxc\" is not a runtime; expected host, chroot, docker or podman"

@@ -97,7 +97,6 @@ pub(crate) fn escape_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
 
     #[test]
     fn matches_coreutils() {
@@ -122,12 +121,9 @@ mod tests {
         let ours = render(&entries);
         let mut sorted = names.to_vec();
         sorted.sort();
-        let theirs = Command::new("sha256sum")
-            .args(sorted)
-            .current_dir(dir.path())
-            .env("LC_ALL", "C")
-            .output()
-            .expect("sha256sum (coreutils) must be installed");
-        assert_eq!(ours, String::from_utf8(theirs.stdout).unwrap());
+        let mut cmd = isoforge_exec::tool("sha256sum");
+        cmd.args(sorted).current_dir(dir.path());
+        let theirs = isoforge_exec::capture(cmd).expect("sha256sum (coreutils) must be installed");
+        assert_eq!(ours, String::from_utf8(theirs).unwrap());
     }
 }

@@ -46,6 +46,33 @@ impl ToolEnv {
         Self { vars }
     }
 
+    /// The environment of a tool run outside a build (version probes, git, listings): the fixed
+    /// search path, locale and time zone, the caller's `HOME` (git reads `safe.directory` from
+    /// it) and the proxies.
+    pub fn minimal() -> Self {
+        let mut vars: BTreeMap<String, OsString> = BTreeMap::new();
+        vars.insert("PATH".into(), PATH.into());
+        vars.insert("LC_ALL".into(), "C.UTF-8".into());
+        vars.insert("LANG".into(), "C.UTF-8".into());
+        vars.insert("TZ".into(), "UTC".into());
+        vars.insert(
+            "HOME".into(),
+            std::env::var_os("HOME").unwrap_or_else(|| "/".into()),
+        );
+        for name in PASS_THROUGH {
+            if let Some(v) = std::env::var_os(name) {
+                vars.insert((*name).into(), v);
+            }
+        }
+        Self { vars }
+    }
+
+    /// Adds or replaces one variable (e.g. `MTOOLS_SKIP_CHECK` for mtools).
+    pub fn with(mut self, name: &str, value: impl Into<OsString>) -> Self {
+        self.vars.insert(name.into(), value.into());
+        self
+    }
+
     pub fn vars(&self) -> impl Iterator<Item = (&str, &OsString)> {
         self.vars.iter().map(|(k, v)| (k.as_str(), v))
     }

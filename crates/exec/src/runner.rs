@@ -2,25 +2,23 @@
 //! the progress display, killed on cancellation.
 
 use std::collections::VecDeque;
-use std::fs::OpenOptions;
-use std::io::{self, Read, Write};
-use std::os::unix::process::CommandExt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
-
-use crate::{Progress, Stage, ToolEnv, cancel};
+use crate::process::{self, Flow, Stream, describe};
+use crate::{Progress, Stage, ToolEnv};
 
 /// Lines of output kept in memory to explain a failure (the log has everything).
 const TAIL_LINES: usize = 20;
 
+/// A line longer than this is cut (a tool writing an endless line must not fill memory).
+const MAX_LINE: usize = 64 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot start {tool}: {source} (is it installed?)")]
+    #[error("cannot start {tool}: {source}{}", install_hint(.source))]
     Spawn { tool: String, source: io::Error },
     #[error("{tool} {status}: {last_line} (full log: {log})")]
     Failed {
@@ -30,10 +28,27 @@ pub enum Error {
         /// The log's file name, relative to the build's log directory.
         log: String,
     },
+    /// A captured tool failed (no log file: its stderr's last line says why).
+    #[error("{tool} {status}: {last_line}")]
+    Exited {
+        tool: String,
+        status: String,
+        last_line: String,
+    },
+    #[error("{tool} wrote more than {limit} bytes of output; stopped it")]
+    TooMuchOutput { tool: String, limit: usize },
     #[error("cancelled")]
     Cancelled,
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
+}
+
+fn install_hint(e: &io::Error) -> &'static str {
+    if e.kind() == io::ErrorKind::NotFound {
+        " (is it installed?)"
+    } else {
+        ""
+    }
 }
 
 /// Runs tools for one build.
@@ -72,20 +87,123 @@ impl Runner {
         &self.log_dir
     }
 
-    /// A command with the fixed environment and nothing inherited from the caller.
+    /// A command with the fixed environment and nothing inherited from the caller (see
+    /// [`process::command`]).
     pub fn command(&self, program: &str) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.env_clear();
-        for (k, v) in self.env.vars() {
-            cmd.env(k, v);
-        }
-        cmd.stdin(Stdio::null());
-        cmd
+        process::command(program, &self.env)
     }
 
     /// Runs `cmd` to completion, appending its output to `<log_dir>/<log>.log`.
     pub fn run(&self, stage: &Stage, log: &str, mut cmd: Command) -> Result<(), Error> {
         let tool = cmd.get_program().to_string_lossy().into_owned();
+        let (mut out, log_file) = self.open_log(log, &cmd)?;
+        stage.message(&format!("{tool} …"));
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = process::spawn(&mut cmd, &tool)?;
+        let mut lines = [Lines::default(), Lines::default()];
+        let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+        let mut show = |chunk: Chunk| match chunk {
+            Chunk::Line(line) => {
+                let _ = writeln!(out, "{line}");
+                stage.tool_line(&line);
+                if !line.trim().is_empty() {
+                    if tail.len() == TAIL_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
+                }
+            }
+            Chunk::Status(s) => stage.message(&s),
+        };
+        let res = process::pump(
+            &mut child,
+            &tool,
+            |stream, bytes| {
+                lines[stream as usize].feed(bytes, &mut show);
+                Flow::Go
+            },
+            || stage.tick(),
+        );
+        for l in &mut lines {
+            l.finish(&mut show);
+        }
+        let st = match res {
+            Ok(st) => st,
+            Err(e) => {
+                if matches!(e, Error::Cancelled) {
+                    let _ = writeln!(out, "isoforge: cancelled");
+                }
+                return Err(e);
+            }
+        };
+        let _ = writeln!(out, "isoforge: {tool} {}", describe(st));
+        if st.success() {
+            return Ok(());
+        }
+        Err(Error::Failed {
+            tool,
+            status: describe(st),
+            last_line: explain(&tail),
+            log: log_file,
+        })
+    }
+
+    /// Runs `cmd` and returns its stdout (at most `limit` bytes); its stderr goes to
+    /// `<log_dir>/<log>.log`.
+    pub fn output(&self, log: &str, mut cmd: Command, limit: usize) -> Result<Vec<u8>, Error> {
+        let tool = cmd.get_program().to_string_lossy().into_owned();
+        let (mut out, log_file) = self.open_log(log, &cmd)?;
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = process::spawn(&mut cmd, &tool)?;
+        let mut stdout = Vec::new();
+        let mut too_big = false;
+        let mut err = Lines::default();
+        let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+        let mut keep = |chunk: Chunk| {
+            if let Chunk::Line(line) = chunk {
+                let _ = writeln!(out, "{line}");
+                if tail.len() == TAIL_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        };
+        let st = process::pump(
+            &mut child,
+            &tool,
+            |stream, bytes| match stream {
+                Stream::Out if stdout.len() + bytes.len() > limit => {
+                    too_big = true;
+                    Flow::Stop
+                }
+                Stream::Out => {
+                    stdout.extend_from_slice(bytes);
+                    Flow::Go
+                }
+                Stream::Err => {
+                    err.feed(bytes, &mut keep);
+                    Flow::Go
+                }
+            },
+            || {},
+        )?;
+        err.finish(&mut keep);
+        if too_big {
+            return Err(Error::TooMuchOutput { tool, limit });
+        }
+        let _ = writeln!(out, "isoforge: {tool} {}", describe(st));
+        if st.success() {
+            return Ok(stdout);
+        }
+        Err(Error::Failed {
+            tool,
+            status: describe(st),
+            last_line: explain(&tail),
+            log: log_file,
+        })
+    }
+
+    fn open_log(&self, log: &str, cmd: &Command) -> Result<(File, String), Error> {
         let log_file = format!("{log}.log");
         let log_path = self.log_dir.join(&log_file);
         let mut out = OpenOptions::new()
@@ -96,161 +214,39 @@ impl Runner {
                 context: format!("cannot open {}", log_path.display()),
                 source,
             })?;
-        let _ = writeln!(out, "$ {}", render_command(&cmd));
-        stage.message(&format!("{tool} …"));
-
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        // Own process group: Ctrl-C reaches us, and we stop the whole tool (apt, dpkg, …).
-        cmd.process_group(0);
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)
-            });
-        }
-        if cancel::is_cancelled() {
-            return Err(Error::Cancelled);
-        }
-        let mut child = cmd.spawn().map_err(|source| Error::Spawn {
-            tool: tool.clone(),
-            source,
-        })?;
-        let (tx, rx) = mpsc::channel();
-        let readers = [
-            child.stdout.take().map(|s| spawn_reader(s, tx.clone())),
-            child.stderr.take().map(|s| spawn_reader(s, tx.clone())),
-        ];
-        drop(tx);
-
-        let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
-        let mut status: Option<ExitStatus> = None;
-        let mut channel_open = true;
-        loop {
-            if channel_open {
-                match rx.recv_timeout(Duration::from_millis(100)) {
-                    Ok(Chunk::Line(line)) => {
-                        let _ = writeln!(out, "{line}");
-                        stage.tool_line(&line);
-                        if !line.trim().is_empty() {
-                            if tail.len() == TAIL_LINES {
-                                tail.pop_front();
-                            }
-                            tail.push_back(line);
-                        }
-                        continue;
-                    }
-                    Ok(Chunk::Status(s)) => {
-                        stage.message(&s);
-                        continue;
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(mpsc::RecvTimeoutError::Disconnected) => channel_open = false,
-                }
-            } else {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            stage.tick();
-            if status.is_none() {
-                if cancel::is_cancelled() {
-                    terminate(&mut child);
-                    let _ = writeln!(out, "isoforge: cancelled");
-                    return Err(Error::Cancelled);
-                }
-                status = child.try_wait().map_err(|source| Error::Io {
-                    context: format!("waiting for {tool}"),
-                    source,
-                })?;
-            }
-            // Done when the tool exited and both pipes are drained (a daemonized grandchild
-            // holding a pipe must not hang us: the pipes close when the group is gone).
-            if let Some(st) = status
-                && !channel_open
-            {
-                for r in readers.into_iter().flatten() {
-                    let _ = r.join();
-                }
-                let _ = writeln!(out, "isoforge: {tool} {}", describe(st));
-                if st.success() {
-                    return Ok(());
-                }
-                return Err(Error::Failed {
-                    tool,
-                    status: describe(st),
-                    last_line: explain(&tail),
-                    log: log_file,
-                });
-            }
-            if status.is_some() {
-                // Stray processes of the tool's group still hold the pipes: end them.
-                let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-            }
-        }
+        let _ = writeln!(out, "$ {}", render_command(cmd));
+        Ok((out, log_file))
     }
 }
 
-fn spawn_reader(
-    mut src: impl Read + Send + 'static,
-    tx: mpsc::Sender<Chunk>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        let mut pending: Vec<u8> = Vec::new();
-        loop {
-            let n = match src.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            for &b in &buf[..n] {
-                match b {
-                    b'\n' => {
-                        let line = String::from_utf8_lossy(&pending).into_owned();
-                        pending.clear();
-                        if tx.send(Chunk::Line(line)).is_err() {
-                            return;
-                        }
-                    }
-                    b'\r' => {
-                        let s = String::from_utf8_lossy(&pending).into_owned();
-                        pending.clear();
-                        if tx.send(Chunk::Status(s)).is_err() {
-                            return;
-                        }
-                    }
-                    // Bound memory if a tool writes an endless line.
-                    _ if pending.len() < 64 * 1024 => pending.push(b),
-                    _ => {}
-                }
+/// Splits one stream into lines and `\r`-terminated progress updates.
+#[derive(Default)]
+struct Lines {
+    pending: Vec<u8>,
+}
+
+impl Lines {
+    fn feed(&mut self, bytes: &[u8], emit: &mut impl FnMut(Chunk)) {
+        for &b in bytes {
+            match b {
+                b'\n' => emit(Chunk::Line(self.take())),
+                b'\r' => emit(Chunk::Status(self.take())),
+                _ if self.pending.len() < MAX_LINE => self.pending.push(b),
+                _ => {}
             }
         }
-        if !pending.is_empty() {
-            let _ = tx.send(Chunk::Line(String::from_utf8_lossy(&pending).into_owned()));
-        }
-    })
-}
-
-/// SIGTERM to the tool's process group, then SIGKILL if it has not gone within 5 s.
-fn terminate(child: &mut Child) {
-    let pgid = Pid::from_raw(child.id() as i32);
-    let _ = killpg(pgid, Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            let _ = killpg(pgid, Signal::SIGKILL);
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = killpg(pgid, Signal::SIGKILL);
-    let _ = child.wait();
-}
 
-fn describe(st: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (st.code(), st.signal()) {
-        (Some(0), _) => "succeeded".into(),
-        (Some(c), _) => format!("exited with status {c}"),
-        (None, Some(s)) => format!("was killed by signal {s}"),
-        _ => format!("ended: {st}"),
+    fn finish(&mut self, emit: &mut impl FnMut(Chunk)) {
+        if !self.pending.is_empty() {
+            emit(Chunk::Line(self.take()));
+        }
+    }
+
+    fn take(&mut self) -> String {
+        let s = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        s
     }
 }
 
@@ -284,6 +280,11 @@ fn render_command(cmd: &Command) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
+    use nix::sys::signal::Signal;
+    use nix::unistd::Pid;
+
     use super::*;
 
     fn runner(dir: &Path) -> Runner {
@@ -347,5 +348,89 @@ mod tests {
         let mut cmd = r.command("sh");
         cmd.args(["-c", "sleep 600 & echo started"]);
         r.run(&stage, "bg", cmd).unwrap();
+    }
+
+    /// Starts a daemon in its own session that inherits stdout and stderr, and waits until it
+    /// wrote its pid to `$1`.
+    const DAEMON: &str = r#"rm -f "$1"; setsid -f sh -c 'echo $$ > "$0.tmp"; mv "$0.tmp" "$0"; exec sleep 60' "$1"; while [ ! -s "$1" ]; do sleep 0.05; done; "#;
+
+    fn kill_daemon(pidfile: &Path) {
+        if let Ok(pid) = std::fs::read_to_string(pidfile)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+        {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+
+    /// A daemon started with `setsid` is outside the tool's process group and keeps both pipes
+    /// open: the runner still ends, shortly after the tool itself.
+    #[test]
+    fn setsid_grandchild_holding_the_pipes_does_not_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = runner(dir.path());
+        let stage = r.progress().stage("test");
+        let pidfile = dir.path().join("daemon.pid");
+        let mut cmd = r.command("sh");
+        cmd.arg("-c")
+            .arg(DAEMON.to_owned() + "echo started")
+            .arg("sh")
+            .arg(&pidfile);
+        let start = Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| tx.send(r.run(&stage, "setsid", cmd)));
+            // Fails rather than hangs: the scope still waits, but the daemon ends in 60 s.
+            let res = rx.recv_timeout(Duration::from_secs(10));
+            if res.is_err() {
+                kill_daemon(&pidfile);
+            }
+            res.expect("the runner still waits for the daemon's pipes after 10 s")
+                .unwrap();
+        });
+        let took = start.elapsed();
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let alive = nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok();
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        assert!(alive, "the daemon was still running and holding the pipes");
+        assert!(took < Duration::from_secs(5), "took {took:?}");
+        let log = std::fs::read_to_string(dir.path().join("logs/setsid.log")).unwrap();
+        assert!(log.contains("started"), "{log}");
+
+        let mut cmd = r.command("sh");
+        cmd.arg("-c")
+            .arg(DAEMON.to_owned() + "echo out")
+            .arg("sh")
+            .arg(&pidfile);
+        let start = Instant::now();
+        let out = r.output("setsid-capture", cmd, 1024).unwrap();
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        assert_eq!(out, b"out\n");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn output_keeps_stdout_logs_stderr_and_bounds_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = runner(dir.path());
+        let mut cmd = r.command("sh");
+        cmd.args(["-c", "echo data; echo note >&2"]);
+        assert_eq!(r.output("out", cmd, 100).unwrap(), b"data\n");
+        let log = std::fs::read_to_string(dir.path().join("logs/out.log")).unwrap();
+        assert!(log.contains("note") && !log.contains("data\n"), "{log}");
+        let mut cmd = r.command("sh");
+        cmd.args(["-c", "head -c 5000 /dev/zero"]);
+        let err = r.output("big", cmd, 4096).unwrap_err().to_string();
+        assert_eq!(err, "sh wrote more than 4096 bytes of output; stopped it");
     }
 }

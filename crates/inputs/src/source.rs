@@ -1,7 +1,6 @@
 //! The source being built: the git commit that holds the configuration directory.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::Error;
 
@@ -77,23 +76,5 @@ impl Source {
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("LC_ALL", "C")
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let first = err.lines().next().unwrap_or("").trim().to_string();
-        return Err(if first.is_empty() {
-            format!("git {} failed", args.join(" "))
-        } else {
-            first
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .trim_end_matches('\n')
-        .to_string())
+    isoforge_exec::git::run(dir, args).map_err(|e| e.to_string())
 }

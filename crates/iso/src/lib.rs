@@ -9,7 +9,6 @@
 //! rationalized (`-r`: owner root, modes from the x bit) so the builder's umask cannot leak.
 
 use std::path::Path;
-use std::process::Command;
 
 use isoforge_exec::{Runner, Stage};
 use time::OffsetDateTime;
@@ -147,27 +146,13 @@ pub fn master(
 /// The El Torito boot entries of `iso` as xorriso reports them: one platform name (`BIOS`,
 /// `UEFI`) per entry.
 pub fn boot_platforms(iso: &Path) -> Result<Vec<String>, Error> {
-    let out = Command::new("xorriso")
-        .args(["-no_rc", "-indev"])
+    let mut cmd = isoforge_exec::tool("xorriso");
+    cmd.args(["-no_rc", "-indev"])
         .arg(iso)
-        .args(["-report_el_torito", "plain"])
-        .env("LC_ALL", "C.UTF-8")
-        .output()
-        .map_err(|source| Error::Io {
-            context: "cannot run xorriso".into(),
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(Error::Invalid(format!(
-            "xorriso cannot read {}: {}",
-            iso.display(),
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
+        .args(["-report_el_torito", "plain"]);
+    let out = isoforge_exec::capture_limited(cmd, 1 << 20)
+        .map_err(|e| Error::Invalid(format!("xorriso cannot read {}: {e}", iso.display())))?;
+    Ok(String::from_utf8_lossy(&out)
         .lines()
         .filter_map(|l| l.strip_prefix("El Torito boot img :"))
         .filter_map(|rest| rest.split_whitespace().nth(1).map(str::to_string))

@@ -138,7 +138,7 @@ pub fn resolve(
     };
     stage.message("the essential set");
     let essential = print_uris(runner, stage, &apt, log, &[narrow("?essential")], req)?;
-    let essential_stanzas = show(runner, stage, &apt, work, log, &essential)?;
+    let essential_stanzas = show(runner, stage, &apt, log, &essential)?;
     let mut status_text = String::new();
     for (p, para) in essential.iter().zip(&essential_stanzas) {
         let mut st = Paragraph::new();
@@ -173,7 +173,7 @@ pub fn resolve(
         wanted.push(narrow(p));
     }
     let rest = print_uris(runner, stage, &apt, log, &wanted, req)?;
-    let rest_stanzas = show(runner, stage, &apt, work, log, &rest)?;
+    let rest_stanzas = show(runner, stage, &apt, log, &rest)?;
 
     let mut packages: Vec<Locked> = Vec::new();
     for (mut p, para) in essential
@@ -211,7 +211,6 @@ fn print_uris(
     args: &[String],
     req: &Request,
 ) -> Result<Vec<Locked>, Error> {
-    let out_file = runner.log_dir().join(format!("{log}.uris"));
     let mut cmd = apt("apt-get");
     cmd.args([
         "install",
@@ -222,54 +221,30 @@ fn print_uris(
         "Acquire::ForceHash=SHA256",
     ])
     .args(args);
-    let out = std::fs::File::create(&out_file)
-        .map_err(io_err(format!("cannot create {}", out_file.display())))?;
     // stdout is the list; the runner logs stderr.
-    let mut child_cmd = cmd;
-    child_cmd.stdout(out);
-    run_keep_stdout(runner, stage, log, child_cmd)?;
-    let text = std::fs::read_to_string(&out_file)
-        .map_err(io_err(format!("cannot read {}", out_file.display())))?;
+    let text = run_keep_stdout(runner, stage, log, cmd)?;
     parse_uris(&text, &req.repositories)
 }
 
-/// Runs `cmd` whose stdout was redirected by the caller; stderr goes to the log.
+/// apt's answer on stdout is kept (at most this much); the whole Debian archive's
+/// `--print-uris` or `show` is far below it.
+const APT_OUTPUT_LIMIT: usize = 512 << 20;
+
+/// Runs `cmd` and returns its stdout; stderr goes to the log. Cancellable while apt works.
 fn run_keep_stdout(
     runner: &Runner,
     stage: &Stage,
     log: &str,
-    mut cmd: std::process::Command,
-) -> Result<(), Error> {
-    let err_file = runner.log_dir().join(format!("{log}.stderr"));
-    let f = std::fs::File::create(&err_file)
-        .map_err(io_err(format!("cannot create {}", err_file.display())))?;
-    cmd.stderr(f);
+    cmd: std::process::Command,
+) -> Result<String, Error> {
     stage.message(&format!("{} …", cmd.get_program().to_string_lossy()));
-    let st = cmd.status().map_err(io_err(format!(
-        "cannot run {}",
-        cmd.get_program().to_string_lossy()
-    )))?;
-    let err = std::fs::read_to_string(&err_file).unwrap_or_default();
-    // Keep one log: append stderr to it.
-    let log_path = runner.log_dir().join(format!("{log}.log"));
-    let mut all = std::fs::read_to_string(&log_path).unwrap_or_default();
-    all.push_str(&err);
-    let _ = std::fs::write(&log_path, all);
-    let _ = std::fs::remove_file(&err_file);
-    if st.success() {
-        return Ok(());
+    match runner.output(log, cmd, APT_OUTPUT_LIMIT) {
+        Ok(out) => Ok(String::from_utf8_lossy(&out).into_owned()),
+        Err(isoforge_exec::Error::Failed { last_line, log, .. }) => Err(Error::Invalid(format!(
+            "apt could not resolve the package set: {last_line} (full log: {log})"
+        ))),
+        Err(e) => Err(e.into()),
     }
-    let line = err
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("E:"))
-        .or_else(|| err.lines().last())
-        .unwrap_or("no output")
-        .trim()
-        .to_string();
-    Err(Error::Invalid(format!(
-        "apt could not resolve the package set: {line} (full log: {log}.log)"
-    )))
 }
 
 /// Parses `'URI' FILE SIZE SHA256:HEX` lines, attributing each URI to its repository.
@@ -320,25 +295,18 @@ fn show(
     runner: &Runner,
     stage: &Stage,
     apt: &dyn Fn(&str) -> std::process::Command,
-    work: &Path,
     log: &str,
     pkgs: &[Locked],
 ) -> Result<Vec<Paragraph>, Error> {
     if pkgs.is_empty() {
         return Ok(Vec::new());
     }
-    let out_file = work.join("show.txt");
     let mut cmd = apt("apt-cache");
     cmd.arg("show").args(
         pkgs.iter()
             .map(|p| format!("{}:{}={}", p.name, p.architecture, p.version)),
     );
-    let f = std::fs::File::create(&out_file)
-        .map_err(io_err(format!("cannot create {}", out_file.display())))?;
-    cmd.stdout(f);
-    run_keep_stdout(runner, stage, log, cmd)?;
-    let text = std::fs::read_to_string(&out_file)
-        .map_err(io_err(format!("cannot read {}", out_file.display())))?;
+    let text = run_keep_stdout(runner, stage, log, cmd)?;
     let paras = isoforge_deb822::parse(&text)
         .map_err(|e| Error::Invalid(format!("apt-cache show printed something unreadable: {e}")))?;
     pkgs.iter()

@@ -10,7 +10,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
@@ -85,22 +84,18 @@ pub fn create(
 
 /// The package's own control data, with the archive's Priority and where the file is.
 fn stanza(deb: &Deb, file: &Path, rel: &str) -> Result<String, Error> {
-    let out = Command::new("dpkg-deb")
-        .arg("--field")
-        .arg(file)
-        .env("LC_ALL", "C.UTF-8")
-        .output()
-        .map_err(io_err("cannot run dpkg-deb (is dpkg installed?)"))?;
-    if !out.status.success() {
-        return Err(Error::Invalid(format!(
-            "dpkg-deb cannot read {} {} ({}): {}",
+    let mut cmd = isoforge_exec::tool("dpkg-deb");
+    cmd.arg("--field").arg(file);
+    // A control file is a few KiB; a bigger answer is not one.
+    let out = isoforge_exec::capture_limited(cmd, 4 << 20).map_err(|e| {
+        Error::Invalid(format!(
+            "dpkg-deb cannot read {} {} ({}): {e}",
             deb.name,
             deb.version,
-            file.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let control = String::from_utf8_lossy(&out.stdout);
+            file.display()
+        ))
+    })?;
+    let control = String::from_utf8_lossy(&out);
     let paras = isoforge_deb822::parse(&control).map_err(|e| {
         Error::Invalid(format!(
             "{} {}: unreadable control data: {e}",

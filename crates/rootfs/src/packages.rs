@@ -57,13 +57,12 @@ mod tests {
     fn reads_the_hosts_dpkg_status() {
         // The build host is Debian: dpkg itself must be listed, as dpkg-query reports it.
         let v = host_versions(&["dpkg"]).unwrap();
-        let want = std::process::Command::new("dpkg-query")
-            .args(["-W", "-f", "${Version}", "dpkg"])
-            .output()
-            .expect("dpkg-query");
+        let mut cmd = isoforge_exec::tool("dpkg-query");
+        cmd.args(["-W", "-f", "${Version}", "dpkg"]);
+        let want = isoforge_exec::capture(cmd).expect("dpkg-query");
         assert_eq!(
             v[0].1.as_deref(),
-            Some(String::from_utf8_lossy(&want.stdout).as_ref())
+            Some(String::from_utf8_lossy(&want).as_ref())
         );
     }
 }

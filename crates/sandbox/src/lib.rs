@@ -23,7 +23,8 @@ use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// Set in the environment of the re-executed build, so it knows it is inside.
+/// Set in the environment of the re-executed build, so it knows it is inside. Alone it proves
+/// nothing (anyone can set it): only PID 1 of a new PID namespace that carries it is inside.
 const INSIDE: &str = "ISOFORGE_BUILD_NAMESPACE";
 
 #[derive(Debug, thiserror::Error)]
@@ -55,11 +56,11 @@ pub enum Entered {
 /// Must be called before the process starts any thread: after `unshare(CLONE_NEWPID)` the
 /// kernel refuses to create threads in the calling process.
 pub fn enter_build_namespace() -> Result<Entered, Error> {
-    if std::env::var_os(INSIDE).is_some() {
-        return Ok(Entered::Inside);
-    }
     if !nix::unistd::geteuid().is_root() {
         return Err(Error::NotRoot);
+    }
+    if std::env::var_os(INSIDE).is_some() && nix::unistd::getpid().as_raw() == 1 {
+        return Ok(Entered::Inside);
     }
     // Signals are recorded by flag (no thread) and forwarded from the wait loop.
     let pending = Arc::new(AtomicUsize::new(0));
@@ -69,7 +70,8 @@ pub fn enter_build_namespace() -> Result<Entered, Error> {
     }
     unshare(CloneFlags::CLONE_NEWPID)
         .map_err(|e| io_err("cannot create a PID namespace")(e.into()))?;
-    let mut cmd = Command::new("/proc/self/exe");
+    // The caller's own command, run again: its environment and terminal are its input.
+    let mut cmd = isoforge_exec::process::foreground("/proc/self/exe");
     cmd.args(std::env::args_os().skip(1)).env(INSIDE, "1");
     if let Some(arg0) = std::env::args_os().next() {
         cmd.arg0(arg0);
@@ -79,7 +81,6 @@ pub fn enter_build_namespace() -> Result<Entered, Error> {
         cmd.pre_exec(|| {
             unshare(CloneFlags::CLONE_NEWNS)?;
             make_mounts_private()?;
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
             Ok(())
         });
     }
@@ -288,12 +289,12 @@ mod tests {
             hostname_file: file,
             umask: 0o002,
         };
-        let mut cmd = Command::new("sh");
+        let mut cmd = isoforge_exec::tool("sh");
         cmd.args(["-c", "hostname; domainname; cat /etc/hostname; umask"]);
         v.apply(&mut cmd).unwrap();
-        let out = cmd.output().unwrap();
+        let out = isoforge_exec::capture(cmd).unwrap();
         assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out),
             "isoforge-test-b\nb.invalid\nisoforge-test-b\n0002\n"
         );
         // The caller's view is untouched.

@@ -27,7 +27,6 @@ pub fn pack(
 mod tests {
     use super::*;
     use isoforge_exec::{Progress, ToolEnv};
-    use std::process::Command;
 
     fn pack_tree(dir: &Path, name: &str) -> Vec<u8> {
         let env = ToolEnv::new(1_700_000_000, dir, dir);
@@ -53,20 +52,15 @@ mod tests {
         std::fs::write(tree.join("etc/a"), "a\n").unwrap();
         let first = pack_tree(dir.path(), "1.sqfs");
         // A later mtime on the same content must not matter: it is clamped to the epoch.
-        Command::new("touch")
-            .arg("-d")
-            .arg("@1800000000")
-            .arg(tree.join("etc/a"))
-            .status()
-            .unwrap();
+        let mut touch = isoforge_exec::tool("touch");
+        touch.arg("-d").arg("@1800000000").arg(tree.join("etc/a"));
+        isoforge_exec::capture(touch).unwrap();
         let second = pack_tree(dir.path(), "2.sqfs");
         assert_eq!(first, second);
-        let listing = Command::new("unsquashfs")
-            .args(["-lls", "-UTC"])
-            .arg(dir.path().join("1.sqfs"))
-            .output()
-            .unwrap();
-        let listing = String::from_utf8_lossy(&listing.stdout);
+        let mut cmd = isoforge_exec::tool("unsquashfs");
+        cmd.args(["-lls", "-UTC"]).arg(dir.path().join("1.sqfs"));
+        let listing = isoforge_exec::capture(cmd).unwrap();
+        let listing = String::from_utf8_lossy(&listing);
         assert!(listing.contains("2023-11-14 22:13"), "{listing}");
     }
 }

@@ -3,59 +3,25 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
 
+use isoforge_exec::git;
 use isoforge_inputs::Source;
 
 use crate::{Error, io_err};
-
-fn git(args: &[&OsStr], cwd: &Path) -> Result<(), Error> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(cwd)
-        .env("LC_ALL", "C")
-        .output()
-        .map_err(io_err("cannot run git"))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::Failed(format!(
-            "git {}: {}",
-            args.iter()
-                .map(|a| a.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join(" "),
-            err.lines().next().unwrap_or("").trim()
-        )));
-    }
-    Ok(())
-}
 
 /// Clones `repo` (a path or URL) into `dest` and checks out `commit`, detached.
 pub fn commit(repo: &OsStr, commit: &str, dest: &Path) -> Result<(), Error> {
     let parent = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
         .map_err(io_err(format!("cannot create {}", parent.display())))?;
-    git(
-        &[
-            "clone".as_ref(),
-            "--quiet".as_ref(),
-            "--no-hardlinks".as_ref(),
-            "--no-checkout".as_ref(),
-            repo,
-            dest.as_os_str(),
-        ],
-        parent,
-    )?;
-    git(
-        &[
-            "checkout".as_ref(),
-            "--quiet".as_ref(),
-            "--detach".as_ref(),
-            commit.as_ref(),
-        ],
-        dest,
-    )
-    .map_err(|e| {
+    git::clone(repo, dest).map_err(|e| {
+        Error::Failed(format!(
+            "cannot clone {} into {}: {e}",
+            repo.to_string_lossy(),
+            dest.display()
+        ))
+    })?;
+    git::checkout_detached(dest, commit).map_err(|e| {
         Error::Failed(format!(
             "commit {commit} is not in {} ({e}); give the repository it was built from",
             repo.to_string_lossy()

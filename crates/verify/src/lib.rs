@@ -329,7 +329,8 @@ pub(crate) fn build_command(
     output: &Path,
     runtime: &str,
 ) -> Command {
-    let mut cmd = Command::new(exe);
+    // isoforge running itself for the caller: the caller's environment and terminal.
+    let mut cmd = isoforge_exec::process::foreground(exe);
     cmd.arg("build")
         .arg("--config")
         .arg(src.join(config_rel))

@@ -104,7 +104,8 @@ fn in_builder(args: Args) -> anyhow::Result<u8> {
     })?;
     let cache = locking::open_cache(args.cache_dir.as_deref())?;
     let tarball = isoforge_builder::tarball_path(cache.root(), &image.digest);
-    runtime::verify_tarball(&tarball, &image)?;
+    // Held open from here: what is extracted or imported is what was hashed.
+    let verified = isoforge_builder::unpack::open(&tarball, &image)?;
     // Network only here: everything the build installs goes into the cache first.
     let cfg = LockConfig::load(&args.config)?;
     let lock = cfg.load_lock(Which::Image)?;
@@ -148,19 +149,26 @@ fn in_builder(args: Args) -> anyhow::Result<u8> {
                 .prefix(".isoforge-builder-")
                 .tempdir_in(&mounts.output)?;
             let stage = progress.stage(format!("builder: extracting {}", image.pinned()));
-            runtime::extract(&tarball, root.path())?;
+            verified.extract(root.path())?;
             stage.done("");
             let code = runtime::run_chroot(root.path(), &mounts, &image.digest, &extra)?;
             isoforge_sandbox::remove_tree(root.path())?;
             Ok(u8::try_from(code).unwrap_or(exit::ERROR))
         }
         engine @ (Runtime::Docker | Runtime::Podman) => {
-            for argv in [
-                runtime::engine_import(engine, &tarball, &image),
+            for (i, argv) in [
+                runtime::engine_import(engine, &image),
                 runtime::engine_run(engine, &image, &mounts, &extra),
-            ] {
-                let st = std::process::Command::new(&argv[0])
-                    .args(&argv[1..])
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut cmd = isoforge_exec::process::foreground(&argv[0]);
+                cmd.args(&argv[1..]);
+                if i == 0 {
+                    cmd.stdin(verified.reader()?);
+                }
+                let st = cmd
                     .status()
                     .with_context(|| format!("cannot run {}", engine.name()))?;
                 if !st.success() {

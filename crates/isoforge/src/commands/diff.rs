@@ -3,7 +3,6 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -136,14 +135,14 @@ fn diffoscope(args: &Args, opts: &Options, report: &Report, loc: &str) -> anyhow
     )?;
     let dir = tempfile::tempdir()?;
     let (a, b) = isoforge_diff::extract_member(&args.a, &args.b, &location, opts, dir.path())?;
-    let out = Command::new(tool)
-        .arg("--text")
+    let mut cmd = isoforge_exec::tool(tool);
+    cmd.arg("--text")
         .arg("-")
         .arg("--no-progress")
         .arg(&a)
-        .arg(&b)
-        .output()
-        .context("running diffoscope")?;
+        .arg(&b);
+    let out =
+        isoforge_exec::process::output(cmd, DIFFOSCOPE_LIMIT).context("running diffoscope")?;
     let text = String::from_utf8_lossy(&out.stdout);
     let header = format!("\n== diffoscope on {location} ==\n");
     match &args.output {
@@ -163,9 +162,12 @@ fn diffoscope(args: &Args, opts: &Options, report: &Report, loc: &str) -> anyhow
     Ok(())
 }
 
+/// `name` in the tools' fixed search path (the caller's `PATH` is not trusted as root).
+/// diffoscope's report is kept in memory: more than this is not a report anyone reads.
+const DIFFOSCOPE_LIMIT: usize = 256 << 20;
+
 fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
+    isoforge_exec::TOOL_PATH
         .split(':')
         .map(|d| Path::new(d).join(name))
         .find(|p| p.is_file())

@@ -1,10 +1,8 @@
 //! `isoforge rebuild BUILD_INFO`: rebuild what a BUILD_INFO records, from scratch, and compare.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use isoforge_exec::Progress;
 
 use crate::exit;
@@ -96,13 +94,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 }
 
 fn current_repository() -> anyhow::Result<OsString> {
-    let out = Command::new("git")
-        .args(["rev-parse", "--show-toplevel"])
-        .output()
-        .context("cannot run git")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "the current directory is not in a git repository; pass --source REPO"
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).trim_end().into())
+    isoforge_exec::git::toplevel(Path::new("."))
+        .map(OsString::from)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the current directory is not in a git repository ({e}); pass --source REPO"
+            )
+        })
 }
