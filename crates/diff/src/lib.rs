@@ -119,8 +119,10 @@ impl std::fmt::Debug for Options {
 /// Why a comparison could not be made at all (problems inside images become notes).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    #[error("cannot {op} {path}: {source}")]
     Open {
+        /// What was being done: `read`, `write`.
+        op: &'static str,
         path: String,
         source: std::io::Error,
     },
@@ -134,6 +136,7 @@ pub enum Error {
 pub fn diff(a: &Path, b: &Path, opts: &Options) -> Result<Report, Error> {
     fn open_err(p: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
         move |source| Error::Open {
+            op: "read",
             path: p.display().to_string(),
             source,
         }

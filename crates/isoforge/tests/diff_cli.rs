@@ -159,3 +159,29 @@ fn diffoscope_gets_one_member_and_nothing_escapes() {
         "the file named by ../ was not touched"
     );
 }
+
+/// A missing input is one line that names the operation and the path, and says the OS
+/// error once.
+#[test]
+fn missing_input_is_said_once() {
+    let (cwd, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let missing = cwd.path().join("nonexist");
+    let o = isoforge(
+        cwd.path(),
+        tmp.path(),
+        &[&missing.display().to_string(), "x"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        err.matches("No such file or directory (os error 2)")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("cannot read {}", missing.display())),
+        "{err}"
+    );
+}
