@@ -13,7 +13,8 @@ fuzz_target!(|data: &[u8]| {
             assert!(isoforge_buildinfo::checks::file_name(&a.name).is_ok());
         }
         let _ = info.build_id();
-        let _ = isoforge_buildinfo::provenance::statement(&info);
+        let run = isoforge_buildinfo::provenance::Run { repository: "https://example.org/r".into(), lock: "config/packages.lock".into(), invocation_id: "x".into() };
+        let _ = isoforge_buildinfo::provenance::statement(&info, &run);
         let again = isoforge_buildinfo::BuildInfo::parse(&info.render());
         assert_eq!(again.as_ref(), Ok(&info), "render then parse must give the same");
     }
