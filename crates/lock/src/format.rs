@@ -22,6 +22,9 @@ use crate::{Error, io_err};
 
 pub const FORMAT: u32 = 1;
 
+/// The largest lock read (a lock of the whole Debian archive would be ~20 MiB).
+pub const MAX_BYTES: u64 = 64 << 20;
+
 /// The inputs a lock was resolved from: `(key, value)` in a fixed order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Inputs(pub Vec<(String, String)>);
@@ -143,8 +146,28 @@ impl Lock {
 
     /// Reads a lock file; errors name the file and line.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path)
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_BYTES + 1).read_to_end(&mut bytes))
             .map_err(io_err(format!("cannot read {}", path.display())))?;
+        let file_err = |message: String| Error::At {
+            file: path.to_path_buf(),
+            line: 0,
+            message,
+        };
+        if bytes.len() as u64 > MAX_BYTES {
+            return Err(file_err(format!(
+                "larger than {} MiB; not an isoforge lock",
+                MAX_BYTES >> 20
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            file_err(format!(
+                "not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
         Self::parse(path, &text)
     }
 
@@ -482,6 +505,16 @@ mod tests {
             let n = line_of("resolved ");
             assert!(e.starts_with(&format!("p.lock:{n}: resolved: ")), "{e}");
         }
+    }
+
+    #[test]
+    fn oversized_lock_is_refused_unread() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("packages.lock");
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(MAX_BYTES + 1).unwrap();
+        let e = Lock::load(&path).unwrap_err().to_string();
+        assert!(e.contains("larger than 64 MiB"), "{e}");
     }
 
     #[test]
