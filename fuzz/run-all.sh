@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 secs=${1:-600}; shift || true
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660 squashfs fat cpio tar ar compress diff)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(iso9660 squashfs fat cpio tar ar compress diff buildinfo lock sha256sums envfile)
 mkdir -p logs
 [ -d corpus ] || ./seed-corpus.sh
 export RUSTC_BOOTSTRAP=1

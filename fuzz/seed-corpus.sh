@@ -9,7 +9,7 @@ corpus=$here/corpus
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-mkdir -p "$corpus"/{iso9660,squashfs,fat,cpio,tar,ar,compress,diff}
+mkdir -p "$corpus"/{iso9660,squashfs,fat,cpio,tar,ar,compress,diff,buildinfo,lock,sha256sums,envfile}
 
 mkdir -p t/etc/d t/bin
 echo hello > t/etc/motd; echo conf > t/etc/d/c.conf; printf '#!/bin/sh\n' > t/bin/init; chmod 755 t/bin/init
@@ -54,4 +54,46 @@ lz4 -q -c t/etc/motd > "$corpus/compress/motd.lz4" 2>/dev/null || true
 for f in "$corpus"/squashfs/gzip.sqfs "$corpus"/cpio/initramfs.img "$corpus"/tar/gnu.tar "$corpus"/fat/fat12.img; do
   { printf '\xff'; cat "$f"; } > "$corpus/diff/$(basename "$f")"
 done
+# Text parsers: the committed configuration and locks, sums made by coreutils, and a
+# BUILD_INFO in the shape the build writes (the fields' checks are what is fuzzed).
+config=$here/../config
+cp "$config"/*.lock "$corpus/lock/"
+cp "$config"/*.env "$config"/*.conf "$corpus/envfile/"
+(cd "$config" && sha256sum -- * > "$corpus/sha256sums/gnu.sums" && sha256sum --tag -- * > "$corpus/sha256sums/tag.sums")
+printf 'x' > 'back\slash'; printf 'y' > "$(printf 'new\nline')"; sha256sum -- 'back\slash' "$(printf 'new\nline')" > "$corpus/sha256sums/escaped.sums"
+cat > "$corpus/buildinfo/BUILD_INFO" <<'BI'
+Format: 1
+Build-Tool: isoforge 0.1.0
+Source: silvermetal
+Product-Name: SilverMetal Linux
+Version: 1.1.0
+Architecture: amd64
+Profile-Sha256: abababababababababababababababababababababababababababababababab
+Config-Dir: config
+Commit: 0123456789abcdef0123456789abcdef01234567
+Commit-Dirty: no
+Source-Date-Epoch: 1700000000
+Source-Date-Epoch-Origin: commit
+Snapshot-Timestamp: 20261101T000000Z
+Snapshot-Url: https://snapshot.debian.org/archive/debian/20261101T000000Z/
+Mirror: http://deb.debian.org/debian
+Package-Source: mirror http://deb.debian.org/debian
+Package-Lock-Sha256: efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef
+Runtime: chroot
+Builder-Digest: 3a8b276accd980c8d71d89743f60437dc341ced5a365f31f90cce5ef5387be1a
+Kernel: 6.1.0-50-amd64
+Build-Tools:
+ xorriso (= 1.5.4-4)
+ squashfs-tools (= 1:4.5.1-1)
+Environment:
+ LC_ALL="C.UTF-8"
+ TZ="UTC"
+Installed-Packages:
+ base-files (= 12.4+deb12u13) amd64 1212121212121212121212121212121212121212121212121212121212121212
+ bsdutils (= 1:2.38.1-5+deb12u3) amd64
+Checksums-Sha256:
+ cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd 226818048 silvermetal-1.1.0-amd64.iso
+BI
+sed 's/^Commit-Dirty: no/Commit-Dirty: yes\nDirty-Paths:\n config\/x.conf/' "$corpus/buildinfo/BUILD_INFO" > "$corpus/buildinfo/dirty"
+
 echo "seeded: $(find "$corpus" -type f | wc -l) files in $corpus"

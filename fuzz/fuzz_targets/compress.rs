@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(l) = isoforge_formats::compress::layout(&*src, codec) {
         exercise(&src, &[], &l);
     }
-    if let Ok((out, _)) = isoforge_formats::compress::decompress(&src, codec, limits().max_decompressed) {
+    if let Ok((out, _)) = isoforge_formats::compress::decompress(&src, codec, &limits()) {
         let _ = read_vec_at(&*out, 0, out.size().min(1 << 20), 1 << 20);
     }
 });

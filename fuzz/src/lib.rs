@@ -8,7 +8,7 @@ use isoforge_formats::{Content, Entry, Layout, Limits};
 
 /// Small limits keep each run fast; the parsers must honour them.
 pub fn limits() -> Limits {
-    Limits { max_entries: 50_000, max_depth: 64, max_metadata: 16 << 20, max_decompressed: 16 << 20, max_structures: 200_000, max_name: 4096 }
+    Limits { max_entries: 50_000, max_depth: 64, max_metadata: 16 << 20, max_decompressed: 16 << 20, max_structures: 200_000, max_name: 4096, spool_budget: Default::default() }
 }
 
 pub fn source(data: &[u8]) -> Source {

@@ -223,6 +223,7 @@ pub fn boot(opts: &Options, on_event: &mut dyn FnMut(Event<'_>)) -> Result<Repor
             opts.iso.display()
         )));
     }
+    check_bootable(&opts.iso)?;
     let ovmf = match (opts.firmware, &opts.ovmf) {
         (Firmware::Bios, _) => None,
         (Firmware::Uefi, Some(o)) => Some(o.clone()),
@@ -272,6 +273,24 @@ pub fn boot(opts: &Options, on_event: &mut dyn FnMut(Event<'_>)) -> Result<Repor
     match attempt(opts, ovmf.as_ref(), Engine::Tcg, &opts.log, None, on_event)? {
         Attempt::Done(r) => Ok(r),
         Attempt::KvmUnusable(_) => unreachable!("TCG attempts are not probed"),
+    }
+}
+
+/// Refuses, before QEMU starts or any log is written, a file that is not an ISO 9660 image
+/// with an El Torito boot record: firmware would only fall through to "no bootable device".
+pub fn check_bootable(iso: &Path) -> Result<(), Error> {
+    let src = isoforge_formats::io::FileSource::open(iso).map_err(io_err(iso))?;
+    match isoforge_formats::iso9660::el_torito_catalog(&src) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(Error::Setup(format!(
+            "{}: not a bootable ISO (no El Torito boot record among its ISO 9660 volume \
+             descriptors); pass an ISO made by isoforge build",
+            iso.display()
+        ))),
+        Err(e) => Err(Error::Setup(format!(
+            "{}: cannot read its volume descriptors: {e}",
+            iso.display()
+        ))),
     }
 }
 

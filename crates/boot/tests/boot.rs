@@ -202,11 +202,52 @@ fn break_command_line(iso: &Path, work: &Path) -> PathBuf {
     broken
 }
 
-/// A disk that boots nothing: SeaBIOS prints nothing on the serial console.
+/// An El Torito ISO whose boot image only loops (`jmp $`): it passes the bootable check,
+/// then prints nothing on the serial console, so QEMU runs until stopped.
 fn unbootable(dir: &Path) -> PathBuf {
+    let tree = dir.join("blank-tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    let mut image = vec![0u8; 2048];
+    image[..2].copy_from_slice(&[0xeb, 0xfe]);
+    std::fs::write(tree.join("loop.img"), image).unwrap();
     let path = dir.join("blank.iso");
-    std::fs::write(&path, vec![0u8; 1 << 20]).unwrap();
+    let out = Command::new("xorriso")
+        .args([
+            "-no_rc",
+            "-as",
+            "mkisofs",
+            "-b",
+            "loop.img",
+            "-no-emul-boot",
+        ])
+        .args(["-boot-load-size", "4", "-o"])
+        .arg(&path)
+        .arg(&tree)
+        .output()
+        .expect("xorriso must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     path
+}
+
+#[test]
+fn not_an_iso_is_refused_before_qemu() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [
+        ("zeros.iso", vec![0u8; 1 << 20]),
+        ("short.iso", b"hello\n".to_vec()),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let log = dir.path().join("logs/n.log");
+        let o = Options::new(&file, Firmware::Bios, &log);
+        let e = boot(&o, &mut |_| panic!("nothing may start")).unwrap_err();
+        assert!(e.to_string().contains("not a bootable ISO"), "{e}");
+        assert!(!dir.path().join("logs").exists(), "nothing written");
+    }
 }
 
 #[test]

@@ -408,12 +408,23 @@ fn run_stages(
         }],
     };
     write(&result.join("BUILD_INFO"), &info.render())?;
-    let provenance = format!("{iso_name}.intoto.json");
+    // The provenance records this run (a fresh invocation id): written after the ISO, so it
+    // is no input to it, and left out of SHA256SUMS, which lists what every rebuild
+    // reproduces.
+    let run = isoforge_buildinfo::provenance::Run {
+        repository: env!("CARGO_PKG_REPOSITORY").into(),
+        lock: Path::new(&info.config_dir)
+            .join(isoforge_lock::FILE)
+            .display()
+            .to_string(),
+        invocation_id: isoforge_buildinfo::provenance::invocation_id()
+            .map_err(Error::io("cannot read /dev/urandom for the invocation id"))?,
+    };
     write(
-        &result.join(&provenance),
-        &isoforge_buildinfo::provenance::statement(&info),
+        &result.join(format!("{iso_name}.intoto.json")),
+        &isoforge_buildinfo::provenance::statement(&info, &run),
     )?;
-    let sums = [iso_name.as_str(), "BUILD_INFO", provenance.as_str()]
+    let sums = [iso_name.as_str(), "BUILD_INFO"]
         .iter()
         .map(|n| {
             // The ISO was hashed once already; 250 MB is worth not reading twice.

@@ -5,6 +5,7 @@
 //! It holds nothing that differs between two builds of the same inputs (no build date, path
 //! or host name), so it is itself reproducible and listed in `SHA256SUMS`.
 
+pub mod checks;
 pub mod provenance;
 
 use isoforge_deb822::Paragraph;
@@ -88,6 +89,12 @@ pub enum Error {
 }
 
 impl BuildInfo {
+    /// The build id (`output/<build-id>/`): the first 12 digits of the commit, which
+    /// [`BuildInfo::parse`] has checked to be hex.
+    pub fn build_id(&self) -> &str {
+        self.commit.get(..12).unwrap_or(&self.commit)
+    }
+
     pub fn render(&self) -> String {
         let mut p = Paragraph::new();
         p.push("Format", self.format.to_string());
@@ -180,7 +187,7 @@ impl BuildInfo {
             Ok((name.into(), version.into(), tail.trim().into()))
         };
         let epoch = get("Source-Date-Epoch")?;
-        Ok(Self {
+        let info = Self {
             format,
             build_tool: get("Build-Tool")?.into(),
             source: get("Source")?.into(),
@@ -258,7 +265,67 @@ impl BuildInfo {
                     })
                 })
                 .collect::<Result<_, _>>()?,
-        })
+        };
+        info.check()?;
+        Ok(info)
+    }
+
+    /// Refuses what could not have been written by a build: the fields become paths, URIs
+    /// and command arguments when the BUILD_INFO is rebuilt.
+    fn check(&self) -> Result<(), Error> {
+        let field = |field: &'static str, r: Result<(), String>| {
+            r.map_err(|message| Error::Field { field, message })
+        };
+        for (name, v) in [
+            ("Build-Tool", &self.build_tool),
+            ("Source", &self.source),
+            ("Product-Name", &self.product_name),
+            ("Version", &self.version),
+            ("Architecture", &self.architecture),
+            ("Source-Date-Epoch-Origin", &self.source_date_epoch_origin),
+            ("Snapshot-Timestamp", &self.snapshot_timestamp),
+            ("Snapshot-Url", &self.snapshot_url),
+            ("Mirror", &self.mirror),
+            ("Package-Source", &self.package_source),
+            ("Runtime", &self.runtime),
+            ("Kernel", &self.kernel),
+        ] {
+            field(name, checks::line(v))?;
+        }
+        field("Commit", checks::commit(&self.commit))?;
+        field("Config-Dir", checks::relative_dir(&self.config_dir))?;
+        field("Profile-Sha256", checks::sha256(&self.profile_sha256))?;
+        for (name, v) in [
+            ("Package-Lock-Sha256", &self.package_lock_sha256),
+            ("Builder-Digest", &self.builder_digest),
+        ] {
+            if v != "none" {
+                field(name, checks::sha256(v))?;
+            }
+        }
+        for p in &self.dirty_paths {
+            field("Dirty-Paths", checks::line(p))?;
+        }
+        for (n, v) in &self.build_tools {
+            field("Build-Tools", checks::line(n).and(checks::line(v)))?;
+        }
+        for (k, v) in &self.environment {
+            field("Environment", checks::line(k).and(checks::line(v)))?;
+        }
+        for p in &self.installed {
+            field(
+                "Installed-Packages",
+                checks::package(&p.name, &p.version, &p.architecture),
+            )?;
+            if let Some(sha) = &p.sha256 {
+                field("Installed-Packages", checks::sha256(sha))?;
+            }
+        }
+        for a in &self.artefacts {
+            field("Checksums-Sha256", checks::sha256(&a.sha256))?;
+            field("Checksums-Sha256", checks::file_name(&a.name))?;
+        }
+        Ok(())
     }
 }
 
@@ -340,6 +407,42 @@ pub(crate) mod tests {
         assert_eq!(
             BuildInfo::parse(&text).unwrap_err(),
             Error::Missing("Commit")
+        );
+    }
+
+    #[test]
+    fn refuses_hostile_fields() {
+        let field_of = |edit: &dyn Fn(&mut BuildInfo)| {
+            let mut b = sample();
+            edit(&mut b);
+            match BuildInfo::parse(&b.render()).unwrap_err() {
+                Error::Field { field, .. } => field,
+                e => panic!("{e}"),
+            }
+        };
+        assert_eq!(field_of(&|b| b.commit = "/etc".into()), "Commit");
+        assert_eq!(field_of(&|b| b.commit = "é".repeat(20)), "Commit");
+        assert_eq!(
+            field_of(&|b| b.config_dir = "../../etc".into()),
+            "Config-Dir"
+        );
+        assert_eq!(field_of(&|b| b.config_dir = "/etc".into()), "Config-Dir");
+        assert_eq!(
+            field_of(&|b| b.artefacts[0].name = "../x".into()),
+            "Checksums-Sha256"
+        );
+        assert_eq!(
+            field_of(&|b| b.artefacts[0].sha256 = "../x".into()),
+            "Checksums-Sha256"
+        );
+        assert_eq!(field_of(&|b| b.kernel = "k".repeat(5000)), "Kernel");
+        assert_eq!(
+            field_of(&|b| b.installed[0].name = "../evil".into()),
+            "Installed-Packages"
+        );
+        assert_eq!(
+            field_of(&|b| b.builder_digest = "x".into()),
+            "Builder-Digest"
         );
     }
 }

@@ -1,10 +1,47 @@
 //! `<iso>.intoto.json`: an in-toto Statement v1 with a SLSA provenance v1 predicate naming the
-//! same inputs as BUILD_INFO and the ISO as its subject. Like BUILD_INFO it carries no time
-//! or place of the build, so it is reproducible and can be signed by anyone who rebuilt.
+//! same inputs as BUILD_INFO and the ISO as its subject. Every dependency is a URI (the
+//! repository `@` the commit, the snapshot, `pkg:` URLs for packages and the builder). The
+//! statement is a record of one run: its `invocationId` is fresh for every build, so it is
+//! written after the ISO, is no input to it, and is not compared by `isoforge verify`.
 
 use serde_json::{Value, json};
 
 use crate::BuildInfo;
+
+/// What the statement says about this run beyond BUILD_INFO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// Where the commit can be fetched: a git URL such as `https://host/owner/repo`.
+    pub repository: String,
+    /// The package lock, relative to the repository (`<config dir>/packages.lock`).
+    pub lock: String,
+    /// Unique to this build: a random UUID (see [`invocation_id`]).
+    pub invocation_id: String,
+}
+
+/// A random (version 4) UUID from the kernel's random source.
+pub fn invocation_id() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))
+}
+
+/// The repository as an SPDX-style download location: `git+<url>@<commit>`.
+fn source_uri(repository: &str, commit: &str) -> String {
+    let url = repository.strip_prefix("git+").unwrap_or(repository);
+    format!("git+{url}@{commit}")
+}
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
@@ -12,7 +49,8 @@ pub const BUILD_TYPE: &str = "https://git.silverlabs.uk/SilverLABS/isoforge/buil
 const BUILDER: &str = "https://git.silverlabs.uk/SilverLABS/isoforge/builder";
 
 /// The statement for `info`, whose first artefact is the ISO, as pretty JSON with sorted keys.
-pub fn statement(info: &BuildInfo) -> String {
+pub fn statement(info: &BuildInfo, run: &Run) -> String {
+    let source = source_uri(&run.repository, &info.commit);
     let subject: Vec<Value> = info
         .artefacts
         .iter()
@@ -20,7 +58,7 @@ pub fn statement(info: &BuildInfo) -> String {
         .collect();
     let mut deps = vec![
         json!({
-            "uri": format!("git+commit:{}", info.commit),
+            "uri": source,
             "digest": { "gitCommit": info.commit },
         }),
         json!({ "uri": info.snapshot_url, "annotations": { "use": "pinned snapshot" } }),
@@ -41,14 +79,18 @@ pub fn statement(info: &BuildInfo) -> String {
     }));
     if info.package_lock_sha256 != "none" {
         deps.push(json!({
-            "uri": "config/packages.lock",
+            "uri": format!("{source}#{}", run.lock),
             "digest": { "sha256": info.package_lock_sha256 },
             "annotations": { "use": "package lock" },
         }));
     }
     if info.builder_digest != "none" {
         deps.push(json!({
-            "uri": "builder",
+            // A rootfs tarball, not an OCI image: a generic package named by its digest.
+            "uri": format!(
+                "pkg:generic/isoforge-builder-rootfs?checksum=sha256:{}",
+                info.builder_digest
+            ),
             "digest": { "sha256": info.builder_digest },
             "annotations": { "use": "builder rootfs (isoforge builder build)" },
         }));
@@ -72,6 +114,9 @@ pub fn statement(info: &BuildInfo) -> String {
             "buildDefinition": {
                 "buildType": BUILD_TYPE,
                 "externalParameters": {
+                    "source": source,
+                    "configDir": info.config_dir,
+                    "runtime": info.runtime,
                     "commit": info.commit,
                     "profile": info.source,
                     "profileSha256": info.profile_sha256,
@@ -96,7 +141,7 @@ pub fn statement(info: &BuildInfo) -> String {
                     "id": format!("{BUILDER}/{}", info.runtime),
                     "version": { "isoforge": info.build_tool },
                 },
-                "metadata": { "invocationId": format!("{}@{}", info.source, info.commit) },
+                "metadata": { "invocationId": run.invocation_id },
             },
         },
     });
@@ -109,11 +154,115 @@ pub fn statement(info: &BuildInfo) -> String {
 mod tests {
     use super::*;
 
+    fn run() -> Run {
+        Run {
+            repository: "https://git.example.org/owner/isoforge".into(),
+            lock: "config/packages.lock".into(),
+            invocation_id: invocation_id().unwrap(),
+        }
+    }
+
+    #[test]
+    fn invocation_ids_are_fresh_uuids() {
+        let (a, b) = (invocation_id().unwrap(), invocation_id().unwrap());
+        assert_ne!(a, b);
+        let parts: Vec<&str> = a.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('4'), "version 4: {a}");
+        assert!("89ab".contains(&parts[3][..1]), "RFC 4122 variant: {a}");
+    }
+
+    #[test]
+    fn uris_and_run_details() {
+        let mut info = crate::tests::sample();
+        info.builder_digest = "3a".repeat(32);
+        info.runtime = "chroot".into();
+        info.config_dir = "profiles/silvermetal".into();
+        let r = Run {
+            lock: "profiles/silvermetal/packages.lock".into(),
+            ..run()
+        };
+        let v: Value = serde_json::from_str(&statement(&info, &r)).unwrap();
+        let def = &v["predicate"]["buildDefinition"];
+        let source = format!("git+https://git.example.org/owner/isoforge@{}", info.commit);
+        assert_eq!(def["externalParameters"]["source"], source.as_str());
+        assert_eq!(def["externalParameters"]["runtime"], "chroot");
+        assert_eq!(
+            def["externalParameters"]["configDir"],
+            "profiles/silvermetal"
+        );
+        let deps = def["resolvedDependencies"].as_array().unwrap();
+        assert_eq!(deps[0]["uri"], source.as_str());
+        assert!(
+            deps.iter().any(
+                |d| d["uri"] == format!("{source}#profiles/silvermetal/packages.lock").as_str()
+            )
+        );
+        let builder = deps
+            .iter()
+            .find(|d| {
+                d["annotations"]["use"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("builder")
+            })
+            .unwrap();
+        assert_eq!(
+            builder["uri"],
+            format!(
+                "pkg:generic/isoforge-builder-rootfs?checksum=sha256:{}",
+                "3a".repeat(32)
+            )
+            .as_str()
+        );
+        // Every dependency is a URI with a scheme.
+        for d in deps {
+            let uri = d["uri"].as_str().unwrap();
+            let scheme = uri.split_once(':').map(|(s, _)| s).unwrap_or("");
+            assert!(
+                !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)),
+                "{uri}"
+            );
+        }
+        assert_eq!(
+            v["predicate"]["runDetails"]["metadata"]["invocationId"],
+            r.invocation_id.as_str()
+        );
+        // Another build, another id; nothing else changes.
+        let again = statement(
+            &info,
+            &Run {
+                invocation_id: invocation_id().unwrap(),
+                ..r.clone()
+            },
+        );
+        assert_ne!(again, statement(&info, &r));
+        assert_eq!(
+            again.replace(&again_id(&again), "ID"),
+            statement(&info, &r).replace(&r.invocation_id, "ID")
+        );
+    }
+
+    fn again_id(text: &str) -> String {
+        let v: Value = serde_json::from_str(text).unwrap();
+        v["predicate"]["runDetails"]["metadata"]["invocationId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     #[test]
     fn names_the_iso_and_the_inputs() {
         let info = crate::tests::sample();
-        let text = statement(&info);
-        assert_eq!(text, statement(&info), "deterministic");
+        let r = run();
+        let text = statement(&info, &r);
+        assert_eq!(text, statement(&info, &r), "deterministic for one run");
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["_type"], STATEMENT_TYPE);
         assert_eq!(v["predicateType"], PREDICATE_TYPE);
@@ -128,9 +277,15 @@ mod tests {
             .find(|d| d["uri"] == "pkg:deb/debian/base-files@12.4+deb12u13?arch=amd64")
             .unwrap();
         assert_eq!(base["digest"]["sha256"], "12".repeat(32));
-        assert!(deps.iter().any(
-            |d| d["uri"] == "config/packages.lock" && d["digest"]["sha256"] == "ef".repeat(32)
-        ));
+        assert!(deps.iter().any(|d| {
+            d["uri"]
+                == format!(
+                    "git+https://git.example.org/owner/isoforge@{}#config/packages.lock",
+                    info.commit
+                )
+                .as_str()
+                && d["digest"]["sha256"] == "ef".repeat(32)
+        }));
         assert_eq!(
             v["predicate"]["buildDefinition"]["internalParameters"]["sourceDateEpoch"],
             1_700_000_000

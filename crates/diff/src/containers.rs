@@ -169,7 +169,7 @@ fn parse_format(format: Format, src: &Source, limits: &Limits) -> Result<Parsed,
         }
         Format::Compressed(codec) => {
             let layout = compress::layout(&**src, codec)?;
-            let (data, note) = compress::decompress(src, codec, limits.max_decompressed)?;
+            let (data, note) = compress::decompress(src, codec, limits)?;
             let mut p = Parsed::new(
                 codec.name(),
                 Vec::new(),

@@ -27,6 +27,7 @@ pub fn extract_member(
     for (input, out) in [(a, &pa), (b, &pb)] {
         let src = resolve(input, &parts, opts)?;
         copy(&*src, out).map_err(|source| Error::Open {
+            op: "write",
             path: out.display().to_string(),
             source,
         })?;
@@ -36,6 +37,7 @@ pub fn extract_member(
 
 fn resolve(input: &Path, parts: &[&str], opts: &Options) -> Result<Source, Error> {
     let mut src: Source = Arc::new(FileSource::open(input).map_err(|source| Error::Open {
+        op: "read",
         path: input.display().to_string(),
         source,
     })?);

@@ -64,7 +64,7 @@ use isoforge_formats::io::FileSource;
 
 pub use extract::extract_member;
 pub use isoforge_formats::Limits;
-pub use isoforge_formats::io::Source;
+pub use isoforge_formats::io::{Source, SpoolBudget};
 pub use render::OutputFormat;
 pub use report::{Change, Node, Report};
 
@@ -119,8 +119,10 @@ impl std::fmt::Debug for Options {
 /// Why a comparison could not be made at all (problems inside images become notes).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    #[error("cannot {op} {path}: {source}")]
     Open {
+        /// What was being done: `read`, `write`.
+        op: &'static str,
         path: String,
         source: std::io::Error,
     },
@@ -128,12 +130,30 @@ pub enum Error {
     Mixed { a: String, b: String },
     #[error("cannot find member: {0}")]
     Member(String),
+    #[error(
+        "the compressed streams inside need more than the total decompression budget of {} MiB",
+        total >> 20
+    )]
+    SpoolBudget { total: u64 },
 }
 
-/// Compares `a` and `b` (two files or two directories).
+/// Compares `a` and `b` (two files or two directories). Fails, rather than reporting a
+/// partial comparison, when the streams inside needed more than the limits' spool budget.
 pub fn diff(a: &Path, b: &Path, opts: &Options) -> Result<Report, Error> {
+    let report = compare_paths(a, b, opts)?;
+    let budget = &opts.limits.spool_budget;
+    if budget.exceeded() {
+        return Err(Error::SpoolBudget {
+            total: budget.total(),
+        });
+    }
+    Ok(report)
+}
+
+fn compare_paths(a: &Path, b: &Path, opts: &Options) -> Result<Report, Error> {
     fn open_err(p: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
         move |source| Error::Open {
+            op: "read",
             path: p.display().to_string(),
             source,
         }

@@ -6,9 +6,9 @@
 
 use std::io::{self, Read};
 
-use crate::io::{Cursor, ReadAt, Source, read_exact_at, spool};
+use crate::io::{Cursor, ReadAt, Source, read_exact_at, spool_within};
 use crate::layout::{Decode, Field, Layout, Role, Structure};
-use crate::{Context, Error, Result};
+use crate::{Context, Error, Limits, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Codec {
@@ -75,17 +75,18 @@ pub fn decoder<'a>(
     })
 }
 
-/// Decompressed output of a whole stream, spooled under `limit`. When the stream is corrupt or
-/// followed by other data, whatever was decoded is kept and the problem is returned as a note.
-pub fn decompress(src: &Source, codec: Codec, limit: u64) -> Result<(Source, Option<String>)> {
+/// Decompressed output of a whole stream, spooled under `limits.max_decompressed` and charged
+/// to `limits.spool_budget`. When the stream is corrupt or followed by other data, whatever
+/// was decoded is kept and the problem is returned as a note.
+pub fn decompress(src: &Source, codec: Codec, limits: &Limits) -> Result<(Source, Option<String>)> {
     let mut dec = decoder(codec, Cursor::new(src.clone()))?;
     // Decode into a bounded spool; on a decoding error keep what came out before it.
     let mut tracked = Tracked {
         inner: &mut dec,
         error: None,
     };
-    let out =
-        spool(&mut tracked, limit).map_err(|e| Error::limit(format!("{}: {e}", codec.name())))?;
+    let out = spool_within(&mut tracked, limits.max_decompressed, &limits.spool_budget)
+        .map_err(|e| Error::limit(format!("{}: {e}", codec.name())))?;
     let note = tracked.error.map(|e| {
         format!(
             "{}: decoding stopped after {} bytes: {e}",
@@ -323,6 +324,13 @@ fn zstd_header(h: &[u8], l: &mut Layout) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn limit(max_decompressed: u64) -> Limits {
+        Limits {
+            max_decompressed,
+            ..Limits::default()
+        }
+    }
     use crate::io::MemSource;
     use std::io::Write;
     use std::sync::Arc;
@@ -337,7 +345,7 @@ mod tests {
         let gz = enc.finish().unwrap();
         assert_eq!(detect(&gz), Some(Codec::Gzip));
         let src: Source = Arc::new(MemSource(gz));
-        let (out, note) = decompress(&src, Codec::Gzip, 1 << 20).unwrap();
+        let (out, note) = decompress(&src, Codec::Gzip, &limit(1 << 20)).unwrap();
         assert!(note.is_none());
         let mut buf = vec![0; out.size() as usize];
         read_exact_at(&*out, 0, &mut buf).unwrap();
@@ -359,7 +367,7 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         enc.write_all(&vec![0u8; 4 << 20]).unwrap();
         let src: Source = Arc::new(MemSource(enc.finish().unwrap()));
-        let Err(e) = decompress(&src, Codec::Gzip, 1 << 20) else {
+        let Err(e) = decompress(&src, Codec::Gzip, &limit(1 << 20)) else {
             panic!("a bomb must be stopped")
         };
         assert!(e.message.contains("limit"), "{e}");
@@ -377,7 +385,7 @@ mod tests {
         let mut z = enc.finish().unwrap();
         z.truncate(z.len() / 2);
         let src: Source = Arc::new(MemSource(z));
-        let (_, note) = decompress(&src, Codec::Zstd, 1 << 30).unwrap();
+        let (_, note) = decompress(&src, Codec::Zstd, &limit(1 << 30)).unwrap();
         assert!(note.unwrap().contains("decoding stopped"));
     }
 }

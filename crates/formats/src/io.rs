@@ -11,6 +11,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A byte source that can be read at any offset from any thread.
 pub trait ReadAt: Send + Sync {
@@ -199,9 +200,56 @@ impl ReadAt for Window {
 /// Size below which a spooled stream stays in memory.
 pub const SPOOL_MEMORY: usize = 8 << 20;
 
+/// Bytes that every spool of one comparison may take together: streams nest and run in
+/// parallel, so one stream's limit alone does not bound the disk. Clones share the count.
+/// Spent bytes are not given back when a spool is dropped: the budget bounds the work too.
+#[derive(Clone, Debug)]
+pub struct SpoolBudget {
+    total: u64,
+    used: Arc<AtomicU64>,
+}
+
+impl SpoolBudget {
+    /// The default total: 8 GiB.
+    pub const DEFAULT: u64 = 8 << 30;
+
+    pub fn new(total: u64) -> Self {
+        Self {
+            total,
+            used: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Whether a spool was refused because the budget ran out.
+    pub fn exceeded(&self) -> bool {
+        self.used.load(Ordering::Relaxed) > self.total
+    }
+
+    /// Counts `n` more bytes; false once the total is passed.
+    fn take(&self, n: u64) -> bool {
+        let before = self.used.fetch_add(n, Ordering::Relaxed);
+        before.saturating_add(n) <= self.total
+    }
+}
+
+impl Default for SpoolBudget {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT)
+    }
+}
+
 /// Drains a non-seekable reader into a source: in memory while small, else an anonymous
 /// temporary file. Fails once more than `limit` bytes arrive (a decompression bomb).
-pub fn spool(mut reader: impl Read, limit: u64) -> io::Result<Source> {
+pub fn spool(reader: impl Read, limit: u64) -> io::Result<Source> {
+    spool_within(reader, limit, &SpoolBudget::new(u64::MAX))
+}
+
+/// [`spool`], also charging every byte to `budget` and failing once it is spent.
+pub fn spool_within(mut reader: impl Read, limit: u64, budget: &SpoolBudget) -> io::Result<Source> {
     let mut mem = Vec::new();
     let mut chunk = vec![0u8; 256 << 10];
     let mut file: Option<File> = None;
@@ -217,6 +265,12 @@ pub fn spool(mut reader: impl Read, limit: u64) -> io::Result<Source> {
         if total > limit {
             return Err(io::Error::other(format!(
                 "decompressed data exceeds the limit of {limit} bytes"
+            )));
+        }
+        if !budget.take(n as u64) {
+            return Err(io::Error::other(format!(
+                "the total decompression budget of {} bytes is spent",
+                budget.total()
             )));
         }
         match &mut file {
@@ -324,6 +378,19 @@ mod tests {
         read_exact_at(&w, 0, &mut buf).unwrap();
         assert_eq!(buf, [10, 11, 50, 51, 52, 98, 99]);
         assert_eq!(w.read_at(7, &mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn spool_budget_is_shared_by_clones() {
+        let budget = SpoolBudget::new(3 << 20);
+        let data = vec![7u8; 2 << 20];
+        assert!(spool_within(&data[..], u64::MAX, &budget).is_ok());
+        let other = budget.clone();
+        assert!(!other.exceeded());
+        let e = spool_within(&data[..], u64::MAX, &other).err().unwrap();
+        assert!(e.to_string().contains("budget"), "{e}");
+        assert!(budget.exceeded());
+        assert!(spool_within(&[1u8][..], u64::MAX, &budget).is_err());
     }
 
     #[test]

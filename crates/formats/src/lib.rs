@@ -115,6 +115,8 @@ pub struct Limits {
     pub max_structures: usize,
     /// Bytes in one name or symlink target.
     pub max_name: usize,
+    /// Decompressed bytes of all streams together (shared by clones of these limits).
+    pub spool_budget: io::SpoolBudget,
 }
 
 impl Default for Limits {
@@ -126,6 +128,7 @@ impl Default for Limits {
             max_decompressed: 32 << 30,
             max_structures: 8_000_000,
             max_name: 4096,
+            spool_budget: io::SpoolBudget::default(),
         }
     }
 }

@@ -203,7 +203,10 @@ fn decompression_bombs_stop_at_the_limit() {
     let e = isoforge_formats::compress::decompress(
         &src,
         isoforge_formats::compress::Codec::Gzip,
-        1 << 20,
+        &isoforge_formats::Limits {
+            max_decompressed: 1 << 20,
+            ..Default::default()
+        },
     )
     .err()
     .expect("refused");

@@ -222,3 +222,29 @@ fn cpio_tar_ar_match_their_tools() {
     let names: Vec<&str> = a.entries.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(names, ["/m1", "/a_member_with_a_very_long_name.txt"]);
 }
+
+/// The El Torito check agrees with xorriso: a bootable image has a boot record and its
+/// catalog block is where xorriso reports it; a plain ISO and a non-ISO file have none.
+#[test]
+fn el_torito_check_matches_xorriso() {
+    require("xorriso", "xorriso");
+    let d = tmp();
+    sh(
+        d.path(),
+        "mkdir -p e/boot && head -c 2048 /dev/zero > e/boot/boot.img && echo x > e/f && \
+         xorriso -no_rc -as mkisofs -b boot/boot.img -no-emul-boot -boot-load-size 4 -c boot/boot.cat -o boot.iso e 2>/dev/null && \
+         xorriso -no_rc -as mkisofs -o plain.iso e 2>/dev/null && \
+         head -c 100000 /dev/urandom > random.bin",
+    );
+    let lba: u32 = sh(
+        d.path(),
+        "xorriso -indev boot.iso -report_el_torito plain 2>/dev/null | awk '/El Torito catalog/ {print $5}'",
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    let check = |n: &str| isoforge_formats::iso9660::el_torito_catalog(&*open(&d.path().join(n)));
+    assert_eq!(check("boot.iso").unwrap(), Some(lba));
+    assert_eq!(check("plain.iso").unwrap(), None);
+    assert_eq!(check("random.bin").unwrap(), None);
+}

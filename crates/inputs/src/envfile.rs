@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 
+/// The largest configuration file read (the real ones are a few KiB).
+pub const MAX_BYTES: u64 = 1 << 20;
+
 /// One `KEY=VALUE` assignment and the line it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -27,9 +30,26 @@ pub struct EnvFile {
 impl EnvFile {
     /// Reads and parses `path`.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::File {
+        use std::io::Read;
+        let err = |message: String| Error::File {
             file: path.to_path_buf(),
-            message: format!("cannot read: {e}"),
+            message,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|e| err(format!("cannot read: {e}")))?;
+        if bytes.len() as u64 > MAX_BYTES {
+            return Err(err(format!(
+                "larger than {} KiB; not a configuration file",
+                MAX_BYTES >> 10
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            err(format!(
+                "not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ))
         })?;
         parse(path, &text)
     }
@@ -224,6 +244,28 @@ fn expansion_refused() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oversized_and_binary_files_are_refused_unread() {
+        let d = tempfile::tempdir().unwrap();
+        let big = d.path().join("big.env");
+        std::fs::write(&big, "A=b\n".repeat(300_000)).unwrap();
+        let e = EnvFile::load(&big).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}: larger than 1024 KiB", big.display())),
+            "{e}"
+        );
+        let bin = d.path().join("bin.env");
+        std::fs::write(&bin, b"A=\xff\n").unwrap();
+        let e = EnvFile::load(&bin).unwrap_err().to_string();
+        assert!(e.contains("not UTF-8 text (byte 2)"), "{e}");
+        assert!(
+            EnvFile::load(Path::new("/dev/null"))
+                .unwrap()
+                .entries
+                .is_empty()
+        );
+    }
 
     fn p(text: &str) -> Result<EnvFile, Error> {
         parse(Path::new("t.conf"), text)

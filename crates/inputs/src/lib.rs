@@ -15,7 +15,7 @@ pub mod profile;
 pub mod repositories;
 pub mod snapshot;
 pub mod source;
-mod validate;
+pub mod validate;
 
 use std::path::{Path, PathBuf};
 

@@ -59,7 +59,8 @@ impl SnapshotPin {
 fn timestamp(v: &str) -> Result<String, String> {
     let bad = || format!("{v:?}; expected YYYYMMDDTHHMMSSZ, such as 20261101T000000Z");
     let b = v.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    // ASCII first: the slices below are byte ranges (fuzzing found a panic on "20261֤6T…").
+    if !v.is_ascii() || b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
         return Err(bad());
     }
     let digits = |r: std::ops::Range<usize>| -> Result<u32, String> {
@@ -115,6 +116,8 @@ mod tests {
             "20261101T250000Z",
             "2026-11-01T00:00:00Z",
             "19991101T000000Z",
+            // Found by fuzz/envfile: a two-byte character across a slice boundary.
+            "20261\u{5a4}6T000000Z",
         ] {
             let e = load(&format!("SNAPSHOT_TIMESTAMP={bad}"))
                 .unwrap_err()

@@ -89,8 +89,63 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("isoforge: error: {err:#}");
+            eprintln!("isoforge: error: {}", one_line(&err));
             ExitCode::from(exit::ERROR)
         }
+    }
+}
+
+/// The error and its causes on one line, each cause said once: many errors put their
+/// source in their own message (`{context}: {source}`) and also return it as `source()`, so
+/// anyhow's `{:#}` would print it twice.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn each_cause_once() {
+        #[derive(Debug)]
+        struct Open {
+            path: String,
+            source: std::io::Error,
+        }
+        impl std::fmt::Display for Open {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "cannot open {}: {}", self.path, self.source)
+            }
+        }
+        impl std::error::Error for Open {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.source)
+            }
+        }
+        let io = std::io::Error::from_raw_os_error(2);
+        let err = anyhow::Error::new(Open {
+            path: "/nonexist".into(),
+            source: io,
+        })
+        .context("comparing /nonexist with x");
+        let line = one_line(&err);
+        assert_eq!(
+            line,
+            "comparing /nonexist with x: cannot open /nonexist: No such file or directory (os error 2)"
+        );
+        let plain = anyhow::anyhow!("first").context("second");
+        assert_eq!(one_line(&plain), "second: first");
     }
 }

@@ -22,9 +22,36 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// An El Torito ISO whose boot image only loops: QEMU runs until stopped.
+fn looping_iso(dir: &Path, name: &str) -> std::path::PathBuf {
+    let tree = dir.join(format!("{name}-tree"));
+    std::fs::create_dir_all(&tree).unwrap();
+    let mut image = vec![0u8; 2048];
+    image[..2].copy_from_slice(&[0xeb, 0xfe]);
+    std::fs::write(tree.join("loop.img"), image).unwrap();
+    let path = dir.join(name);
+    let ok = Command::new("xorriso")
+        .args([
+            "-no_rc",
+            "-as",
+            "mkisofs",
+            "-b",
+            "loop.img",
+            "-no-emul-boot",
+        ])
+        .args(["-boot-load-size", "4", "-o"])
+        .arg(&path)
+        .arg(&tree)
+        .stderr(Stdio::null())
+        .status()
+        .expect("xorriso must be installed")
+        .success();
+    assert!(ok);
+    path
+}
+
 fn interrupt_and_check(dir: &Path, signal: &str) {
-    let blank = dir.join(format!("blank-{signal}.iso"));
-    std::fs::write(&blank, vec![0u8; 1 << 20]).unwrap();
+    let blank = looping_iso(dir, &format!("blank-{signal}.iso"));
     let needle = blank.to_string_lossy().into_owned();
     let mut child = Command::new(env!("CARGO_BIN_EXE_isoforge"))
         .args(["boot", "--firmware", "bios", "--accel", "tcg", "--log-dir"])
@@ -59,4 +86,38 @@ fn qemu_dies_with_isoforge() {
     let dir = tempfile::tempdir().unwrap();
     interrupt_and_check(dir.path(), "INT");
     interrupt_and_check(dir.path(), "KILL");
+}
+
+/// A file that is not a bootable ISO is one error line (exit 2), fast, before QEMU; nothing
+/// is written beside it (logs go to the working directory or --log-dir, never there).
+#[test]
+fn not_an_iso_is_refused_and_nothing_written_beside_it() {
+    let inputs = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let file = inputs.path().join("notaniso");
+    std::fs::write(&file, "silvermetal\n").unwrap();
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_isoforge"))
+        .arg("boot")
+        .arg(&file)
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("not a bootable ISO"), "{err}");
+    assert!(err.contains(&file.display().to_string()), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "refused before QEMU"
+    );
+    let names = |d: &Path| -> Vec<String> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(names(inputs.path()), ["notaniso"]);
+    assert!(names(cwd.path()).is_empty(), "{:?}", names(cwd.path()));
 }

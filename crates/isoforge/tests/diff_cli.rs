@@ -159,3 +159,82 @@ fn diffoscope_gets_one_member_and_nothing_escapes() {
         "the file named by ../ was not touched"
     );
 }
+
+/// A missing input is one line that names the operation and the path, and says the OS
+/// error once.
+#[test]
+fn missing_input_is_said_once() {
+    let (cwd, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let missing = cwd.path().join("nonexist");
+    let o = isoforge(
+        cwd.path(),
+        tmp.path(),
+        &[&missing.display().to_string(), "x"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        err.matches("No such file or directory (os error 2)")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("cannot read {}", missing.display())),
+        "{err}"
+    );
+}
+
+/// Decompression bombs against a total budget: two streams that each fit but together do
+/// not are refused (exit 2, naming the budget and the flag), and nothing is left in TMPDIR.
+#[test]
+fn total_spool_budget_is_a_clean_error() {
+    let d = tempfile::tempdir().unwrap();
+    let (cwd, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    sh(
+        d.path(),
+        "head -c 12M /dev/zero | zstd -q -c > a.zst; head -c 12M /dev/zero | tr '\\0' a | zstd -q -c > b.zst; \
+         mkdir x y; head -c 2G /dev/zero | zstd -q -c > x/bomb.zst; \
+         head -c 2G /dev/zero | zstd -q -c --no-check > y/bomb.zst; \
+         tar -cf bombs.tar -C x bomb.zst; tar -cf bombs2.tar -C y bomb.zst",
+    );
+    let p = |n: &str| d.path().join(n).display().to_string();
+    let o = isoforge(
+        cwd.path(),
+        tmp.path(),
+        &["--max-spool", "16M", &p("a.zst"), &p("b.zst")],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("decompression budget of 16 MiB"), "{err}");
+    assert!(err.contains("--max-spool SIZE"), "{err}");
+    // Each stream alone fits.
+    let o = isoforge(
+        cwd.path(),
+        tmp.path(),
+        &["--max-spool", "16M", &p("a.zst"), &p("a.zst")],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A 2 GiB bomb nested in a tar, against the 64 MiB budget: refused quickly.
+    let start = std::time::Instant::now();
+    let o = isoforge(
+        cwd.path(),
+        tmp.path(),
+        &["--max-spool", "64M", &p("bombs.tar"), &p("bombs2.tar")],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("decompression budget of 64 MiB"), "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(30));
+    assert!(
+        empty(cwd.path()) && empty(tmp.path()),
+        "nothing left behind"
+    );
+}

@@ -114,3 +114,159 @@ fn newer_format_dirty_and_unknown_commit_are_refused() {
     let (_, err) = rebuild(&repo, &bi);
     assert!(err.contains("is not in"), "{err}");
 }
+
+/// A well-formed BUILD_INFO (as a build writes it) with `edit` applied to its text.
+fn hostile_text(edit: impl Fn(String) -> String) -> String {
+    let info = isoforge_buildinfo::BuildInfo {
+        format: isoforge_buildinfo::FORMAT,
+        build_tool: "isoforge 0.1.0".into(),
+        source: "silvermetal".into(),
+        product_name: "SilverMetal Linux".into(),
+        version: "1.1.0".into(),
+        architecture: "amd64".into(),
+        profile_sha256: "ab".repeat(32),
+        config_dir: "config".into(),
+        commit: "0123456789abcdef0123456789abcdef01234567".into(),
+        dirty_paths: vec![],
+        source_date_epoch: 1_700_000_000,
+        source_date_epoch_origin: "commit".into(),
+        snapshot_timestamp: "20261126T000000Z".into(),
+        snapshot_url: "https://snapshot.debian.org/archive/debian/20261126T000000Z/".into(),
+        mirror: "http://deb.debian.org/debian".into(),
+        package_source: "mirror".into(),
+        package_lock_sha256: "none".into(),
+        runtime: "host".into(),
+        builder_digest: "none".into(),
+        kernel: "6.1.0-50-amd64".into(),
+        build_tools: vec![],
+        environment: vec![],
+        installed: vec![],
+        artefacts: vec![isoforge_buildinfo::Artefact {
+            sha256: "00".repeat(32),
+            size: 1,
+            name: "silvermetal-1.1.0-amd64.iso".into(),
+        }],
+    };
+    edit(info.render())
+}
+
+/// A corpus of hostile BUILD_INFO files, each refused with one line (exit 2) before anything
+/// is checked out, cleared or built; the directories their fields name stay intact. Needs
+/// no root: the refusal comes first.
+#[test]
+fn hostile_build_info_is_refused_with_one_line() {
+    const COMMIT: &str = "Commit: 0123456789abcdef0123456789abcdef01234567";
+    let cwd = tempfile::tempdir().unwrap();
+    // `rebuild/` + the first 12 characters of `Commit` was cleared as root: `../victim123`
+    // would name this directory, `/etc` the host's.
+    let victim = cwd.path().join("victim123");
+    std::fs::create_dir_all(victim.join("keep")).unwrap();
+    std::fs::write(victim.join("keep/file"), "precious").unwrap();
+    let corpus: Vec<(&str, String, &str)> = vec![
+        (
+            "commit-path",
+            hostile_text(|t| t.replace(COMMIT, &format!("Commit: ../victim123{}", "0".repeat(28)))),
+            "field Commit:",
+        ),
+        (
+            "commit-etc",
+            hostile_text(|t| t.replace(COMMIT, "Commit: /etc")),
+            "field Commit:",
+        ),
+        (
+            "commit-dotdot",
+            hostile_text(|t| t.replace(COMMIT, "Commit: ../../x")),
+            "field Commit:",
+        ),
+        (
+            "commit-non-ascii",
+            hostile_text(|t| t.replace(COMMIT, &format!("Commit: {}", "é".repeat(20)))),
+            "field Commit:",
+        ),
+        (
+            "commit-upper-hex",
+            hostile_text(|t| t.replace(COMMIT, &COMMIT.to_uppercase().replace("COMMIT", "Commit"))),
+            "field Commit:",
+        ),
+        (
+            "config-dir",
+            hostile_text(|t| t.replace("Config-Dir: config", "Config-Dir: ../../etc")),
+            "field Config-Dir:",
+        ),
+        (
+            "config-dir-absolute",
+            hostile_text(|t| t.replace("Config-Dir: config", "Config-Dir: /etc")),
+            "field Config-Dir:",
+        ),
+        (
+            "artefact-dotdot",
+            hostile_text(|t| t.replace(" silvermetal-1.1.0-amd64.iso", " ../x")),
+            "field Checksums-Sha256:",
+        ),
+        (
+            "artefact-absolute",
+            hostile_text(|t| t.replace(" silvermetal-1.1.0-amd64.iso", " /etc/passwd")),
+            "field Checksums-Sha256:",
+        ),
+        (
+            "overlong-field",
+            hostile_text(|t| {
+                t.replace(
+                    "Kernel: 6.1.0-50-amd64",
+                    &format!("Kernel: {}", "k".repeat(100_000)),
+                )
+            }),
+            "field Kernel: 100000 bytes long",
+        ),
+        (
+            "oversized-file",
+            hostile_text(|t| format!("{t}{}", "#".repeat(17 << 20))),
+            "larger than 16 MiB",
+        ),
+        (
+            "not-utf8",
+            hostile_text(|t| t.replace("SilverMetal", "Silver\u{fffd}Metal")),
+            "not UTF-8",
+        ),
+    ];
+    for (name, text, want) in corpus {
+        let path = cwd.path().join(format!("{name}.BUILD_INFO"));
+        let mut bytes = text.into_bytes();
+        if name == "not-utf8" {
+            let at = bytes
+                .windows(3)
+                .position(|w| w == "\u{fffd}".as_bytes())
+                .unwrap();
+            bytes.splice(at..at + 3, [0xff]);
+        }
+        std::fs::write(&path, bytes).unwrap();
+        let start = std::time::Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_isoforge"))
+            .arg("rebuild")
+            .arg(&path)
+            .args(["--source", "/nonexistent-repository"])
+            .current_dir(cwd.path())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: one line: {err}");
+        assert!(err.len() < 400, "{name}: a short line: {err}");
+        assert!(err.contains(&path.display().to_string()), "{name}: {err}");
+        assert!(err.contains(want), "{name}: expected {want:?} in {err}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{name}: refused before any work"
+        );
+        assert!(
+            !cwd.path().join("rebuild").exists(),
+            "{name}: nothing cleared or made"
+        );
+        assert_eq!(
+            std::fs::read_to_string(victim.join("keep/file")).unwrap(),
+            "precious",
+            "{name}"
+        );
+    }
+    assert!(std::path::Path::new("/etc/passwd").is_file());
+}

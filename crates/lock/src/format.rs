@@ -22,6 +22,9 @@ use crate::{Error, io_err};
 
 pub const FORMAT: u32 = 1;
 
+/// The largest lock read (a lock of the whole Debian archive would be ~20 MiB).
+pub const MAX_BYTES: u64 = 64 << 20;
+
 /// The inputs a lock was resolved from: `(key, value)` in a fixed order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Inputs(pub Vec<(String, String)>);
@@ -143,8 +146,28 @@ impl Lock {
 
     /// Reads a lock file; errors name the file and line.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path)
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_BYTES + 1).read_to_end(&mut bytes))
             .map_err(io_err(format!("cannot read {}", path.display())))?;
+        let file_err = |message: String| Error::At {
+            file: path.to_path_buf(),
+            line: 0,
+            message,
+        };
+        if bytes.len() as u64 > MAX_BYTES {
+            return Err(file_err(format!(
+                "larger than {} MiB; not an isoforge lock",
+                MAX_BYTES >> 20
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            file_err(format!(
+                "not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
         Self::parse(path, &text)
     }
 
@@ -191,6 +214,10 @@ impl Lock {
                     let [repo, how, url] = f.as_slice() else {
                         return Err(err("expected `resolved REPOSITORY HOW URL`".into()));
                     };
+                    isoforge_inputs::validate::slug(repo)
+                        .and_then(|_| isoforge_inputs::validate::slug(how))
+                        .and_then(|_| isoforge_inputs::validate::url(url))
+                        .map_err(|m| err(format!("resolved: {m}")))?;
                     resolved.push((repo.to_string(), how.to_string(), url.to_string()));
                 }
                 "package" => {
@@ -301,22 +328,32 @@ fn parse_package(rest: &str) -> Result<Locked, String> {
             f.len()
         ));
     };
-    let token_ok = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.:~_".contains(c))
-    };
-    for (what, v) in [
-        ("name", name),
-        ("version", version),
-        ("architecture", arch),
-        ("priority", priority),
-        ("repository", repository),
-    ] {
-        if !token_ok(v) {
-            return Err(format!("{what} {v:?} is not valid"));
-        }
+    use isoforge_inputs::validate;
+    validate::package_name(name)?;
+    // Debian policy 5.6.12: [epoch:]upstream[-revision], starting with a digit.
+    let version_ok = version.starts_with(|c: char| c.is_ascii_digit())
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.:~".contains(c));
+    if !version_ok {
+        return Err(format!("version {version:?} is not a Debian version"));
     }
+    let arch_ok = !arch.is_empty()
+        && arch
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !arch_ok {
+        return Err(format!(
+            "architecture {arch:?} is not a Debian architecture"
+        ));
+    }
+    let priority_ok =
+        !priority.is_empty() && priority.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+    if !priority_ok {
+        return Err(format!("priority {priority:?} is not valid"));
+    }
+    // The repository names a cache directory and a configured repository.
+    validate::slug(repository).map_err(|m| format!("repository {m}"))?;
     let size: u64 = size
         .parse()
         .map_err(|_| format!("size {size:?} is not a number"))?;
@@ -429,6 +466,55 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("p.lock:1: unknown line"), "{e}");
+    }
+
+    #[test]
+    fn hostile_fields_name_the_line_and_field() {
+        let text = sample().render();
+        let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        for (from, to, want) in [
+            (" zlib1g ", " ../zlib ", "is not a Debian package name"),
+            (" 1:1.2.13.dfsg-1 ", " 1.2/../x ", "is not a Debian version"),
+            (" 1:1.2.13.dfsg-1 ", " é ", "is not a Debian version"),
+            (
+                " amd64 required 87000",
+                " AMD/64 required 87000",
+                "is not a Debian architecture",
+            ),
+            (" 87000 ", " -1 ", "size \"-1\" is not a number"),
+            (
+                " debian pool/main/z",
+                " ../cache pool/main/z",
+                "repository \"../cache\"",
+            ),
+            ("pool/main/z/zlib/", "/etc/", "is not a relative .deb path"),
+        ] {
+            let bad = text.replace(from, to);
+            let e = Lock::parse(Path::new("p.lock"), &bad)
+                .unwrap_err()
+                .to_string();
+            let n = line_of("zlib1g");
+            assert!(e.starts_with(&format!("p.lock:{n}: ")), "{e}");
+            assert!(e.contains(want), "{want}: {e}");
+        }
+        for url in ["ftp://x/debian", "http://x/$(id)", "/etc"] {
+            let bad = text.replace("http://deb.debian.org/debian", url);
+            let e = Lock::parse(Path::new("p.lock"), &bad)
+                .unwrap_err()
+                .to_string();
+            let n = line_of("resolved ");
+            assert!(e.starts_with(&format!("p.lock:{n}: resolved: ")), "{e}");
+        }
+    }
+
+    #[test]
+    fn oversized_lock_is_refused_unread() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("packages.lock");
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(MAX_BYTES + 1).unwrap();
+        let e = Lock::load(&path).unwrap_err().to_string();
+        assert!(e.contains("larger than 64 MiB"), "{e}");
     }
 
     #[test]

@@ -23,7 +23,9 @@ impl Compared {
     }
 }
 
-/// Compares the artefacts (regular files, `logs/` excluded) of two output directories.
+/// Compares the artefacts (regular files; `logs/` and the per-run provenance
+/// `*.intoto.json`, whose invocation id is fresh for every build, excluded) of two output
+/// directories.
 pub fn artefacts(a: &Path, b: &Path) -> io::Result<Vec<Compared>> {
     let mut names = list(a)?;
     names.extend(list(b)?);
@@ -55,6 +57,7 @@ fn list(dir: &Path) -> io::Result<Vec<String>> {
         let e = e?;
         if e.file_type()?.is_file()
             && let Some(n) = e.file_name().to_str()
+            && !n.ends_with(".intoto.json")
         {
             out.push(n.to_string());
         }
@@ -128,6 +131,8 @@ mod tests {
         std::fs::write(a.join("SHA256SUMS"), "1").unwrap();
         std::fs::write(b.join("SHA256SUMS"), "2").unwrap();
         std::fs::write(b.join("extra"), "").unwrap();
+        std::fs::write(a.join("same.iso.intoto.json"), "{\"run\": 1}").unwrap();
+        std::fs::write(b.join("same.iso.intoto.json"), "{\"run\": 2}").unwrap();
         let c = artefacts(&a, &b).unwrap();
         let names: Vec<_> = c.iter().map(|c| (c.name.as_str(), c.identical())).collect();
         assert_eq!(

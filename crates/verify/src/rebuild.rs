@@ -54,8 +54,7 @@ impl Report {
 
 /// Reads and checks a BUILD_INFO, refusing what cannot be rebuilt.
 pub fn read_build_info(path: &Path) -> Result<BuildInfo, Error> {
-    let text =
-        std::fs::read_to_string(path).map_err(io_err(format!("cannot read {}", path.display())))?;
+    let text = read_bounded(path)?;
     let info =
         BuildInfo::parse(&text).map_err(|e| Error::Failed(format!("{}: {e}", path.display())))?;
     if !info.dirty_paths.is_empty() {
@@ -78,6 +77,40 @@ pub fn read_build_info(path: &Path) -> Result<BuildInfo, Error> {
         )));
     }
     Ok(info)
+}
+
+/// The file as text, refusing anything but a regular file of at most
+/// [`isoforge_buildinfo::checks::MAX_BYTES`] (a BUILD_INFO may come from anywhere).
+fn read_bounded(path: &Path) -> Result<String, Error> {
+    use std::io::Read;
+    let cannot = || format!("cannot read {}", path.display());
+    let file = std::fs::File::open(path).map_err(io_err(cannot()))?;
+    let meta = file.metadata().map_err(io_err(cannot()))?;
+    if !meta.is_file() {
+        return Err(Error::Failed(format!(
+            "{}: not a regular file; expected a BUILD_INFO file",
+            path.display()
+        )));
+    }
+    let max = isoforge_buildinfo::checks::MAX_BYTES;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err(cannot()))?;
+    if bytes.len() as u64 > max {
+        return Err(Error::Failed(format!(
+            "{}: larger than {} MiB; not a BUILD_INFO",
+            path.display(),
+            max >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Error::Failed(format!(
+            "{}: not UTF-8 text (byte {}); not a BUILD_INFO",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
@@ -147,7 +180,7 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
             output.display()
         )));
     }
-    let out_dir = output.join(&recorded.commit[..12.min(recorded.commit.len())]);
+    let out_dir = output.join(recorded.build_id());
     let outcomes = recorded
         .artefacts
         .iter()

@@ -41,6 +41,29 @@ enum Tree {
     Joliet,
 }
 
+/// The block of the El Torito boot catalog when `src` is an ISO 9660 image with an El Torito
+/// boot record volume descriptor; `None` for anything else (not ISO 9660, or not bootable).
+/// Reads only the volume descriptors: a cheap check before booting or burning an image.
+pub fn el_torito_catalog(src: &dyn ReadAt) -> Result<Option<u32>> {
+    for i in 0..MAX_DESCRIPTORS {
+        let at = SYSTEM_AREA + i * SECTOR;
+        if at + SECTOR > src.size() {
+            return Ok(None);
+        }
+        let mut vd = vec![0u8; SECTOR as usize];
+        read_exact_at(src, at, &mut vd)
+            .ctx(|| format!("volume descriptor at sector {}", 16 + i))?;
+        // Not ISO 9660, or the set's terminator (type 255): no boot record.
+        if &vd[1..6] != b"CD001" || vd[0] == 255 {
+            return Ok(None);
+        }
+        if vd[0] == 0 && vd[7..30] == *b"EL TORITO SPECIFICATION" {
+            return Ok(Some(crate::le::u32(&vd, 71)));
+        }
+    }
+    Ok(None)
+}
+
 /// Parses `src` as an ISO 9660 image.
 pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
     let mut img = Image {

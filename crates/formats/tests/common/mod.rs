@@ -130,9 +130,7 @@ pub fn exercise(bytes: Vec<u8>) {
         }
         Format::Compressed(c) => {
             let _ = isoforge_formats::compress::layout(&*src, c);
-            if let Ok((out, _)) =
-                isoforge_formats::compress::decompress(&src, c, limits.max_decompressed)
-            {
+            if let Ok((out, _)) = isoforge_formats::compress::decompress(&src, c, &limits) {
                 read_all(&*out);
             }
         }

@@ -67,8 +67,8 @@ pub struct Args {
     #[arg(long, value_name = "TEXT")]
     pub expect: Option<String>,
 
-    /// Where to write the console logs boot-bios.log and boot-uefi.log [default: the ISO's
-    /// directory].
+    /// Where to write the console logs boot-bios.log and boot-uefi.log [default: the current
+    /// directory; never beside the ISO, which may be somewhere this user should not write].
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
 
@@ -99,14 +99,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
         None => Marker::default(),
     };
-    let log_dir = match &args.log_dir {
-        Some(d) => d.clone(),
-        None => args
-            .iso
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), PathBuf::from),
-    };
+    let log_dir = args.log_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    // Before anything is started or written: a file that cannot boot is one clear error.
+    isoforge_boot::check_bootable(&args.iso)?;
     let mut all_passed = true;
     for &firmware in firmwares {
         let mut opts = Options::new(

@@ -35,6 +35,11 @@ pub struct Args {
     /// Compare containers nested deeper than N as raw bytes (the inputs are depth 0).
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub max_depth: usize,
+    /// Total bytes that all decompressed streams of the comparison may take together
+    /// (spooled to TMPDIR), e.g. 8G, 512M [default: 8G, or half the free space of TMPDIR if
+    /// less]. Going over it is an error (exit 2), never a full disk.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_spool: Option<u64>,
     /// SOURCE_DATE_EPOCH the builds used, for hints [default: $SOURCE_DATE_EPOCH].
     #[arg(long, value_name = "SECONDS")]
     pub source_date_epoch: Option<i64>,
@@ -64,13 +69,20 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         source_date_epoch: sde,
         ..Options::default()
     };
+    let max_spool = args.max_spool.unwrap_or_else(default_spool_budget);
+    opts.limits.spool_budget = isoforge_diff::SpoolBudget::new(max_spool);
     if let Some(s) = &spinner {
         let s = s.clone();
         opts.progress = Some(Arc::new(move |what: &str| {
             s.set_message(format!("comparing {what}"))
         }));
     }
-    let report = isoforge_diff::diff(&args.a, &args.b, &opts)?;
+    let report = match isoforge_diff::diff(&args.a, &args.b, &opts) {
+        Err(e @ isoforge_diff::Error::SpoolBudget { .. }) => {
+            anyhow::bail!("{e}; pass --max-spool SIZE to allow more (it is spooled to TMPDIR)")
+        }
+        r => r?,
+    };
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
@@ -171,4 +183,51 @@ fn which(name: &str) -> Option<PathBuf> {
         .split(':')
         .map(|d| Path::new(d).join(name))
         .find(|p| p.is_file())
+}
+
+/// 8 GiB, or half the free space where the spool files go if that is less.
+fn default_spool_budget() -> u64 {
+    let free = nix::sys::statvfs::statvfs(&std::env::temp_dir())
+        .map(|v| v.blocks_available().saturating_mul(v.fragment_size()))
+        .unwrap_or(u64::MAX);
+    isoforge_diff::SpoolBudget::DEFAULT.min(free / 2)
+}
+
+/// `SIZE` as bytes: a number with an optional K, M, G or T suffix (powers of 1024).
+fn parse_size(v: &str) -> Result<u64, String> {
+    let t = v.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("{v:?}: expected a size such as 512M or 8G")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{v:?}: expected a size such as 512M or 8G"))?;
+    n.checked_shl(shift)
+        .filter(|b| b >> shift == n)
+        .ok_or_else(|| format!("{v:?}: too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        use super::parse_size;
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("4k"), Ok(4096));
+        assert_eq!(parse_size("8G"), Ok(8 << 30));
+        assert!(parse_size("8X").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999T").is_err());
+        assert!(parse_size("").is_err());
+    }
 }

@@ -35,8 +35,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let dir = match args.dir {
         Some(d) => d,
         None => {
-            let d =
-                PathBuf::from("rebuild").join(&recorded.commit[..12.min(recorded.commit.len())]);
+            // Only a parsed (checked, hex) commit names the directory that is cleared.
+            let d = PathBuf::from("rebuild").join(recorded.build_id());
             isoforge_sandbox::remove_tree(&d)?;
             d
         }
