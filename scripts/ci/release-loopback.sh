@@ -37,7 +37,8 @@ for run in 1 2; do
   fi
 done
 
-# One release, each file of SHA256SUMS (and SHA256SUMS) attached once, with its own bytes.
+# One release; each file of SHA256SUMS, each ISO's provenance and SHA256SUMS attached once,
+# with its own bytes.
 python3 - "$state/releases.json" "$outdir" <<'EOF'
 import hashlib, json, os, sys
 releases = json.load(open(sys.argv[1]))
@@ -47,6 +48,7 @@ names = [a["name"] for a in assets]
 assert len(names) == len(set(names)), f"an asset was uploaded twice: {names}"
 want = ["SHA256SUMS"] + [l.split(None, 1)[1].lstrip("*").strip()
                          for l in open(os.path.join(sys.argv[2], "SHA256SUMS"))]
+want += [f"{n}.intoto.json" for n in want if n.endswith(".iso") and f"{n}.intoto.json" not in want]
 assert sorted(names) == sorted(want), f"assets {sorted(names)} != {sorted(want)}"
 for a in assets:
     got = hashlib.sha256(open(os.path.join(sys.argv[2], a["name"]), "rb").read()).hexdigest()

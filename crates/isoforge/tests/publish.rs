@@ -306,11 +306,8 @@ fn output_dir(dir: &Path) -> PathBuf {
     )
     .unwrap();
     let sums = Command::new("sha256sum")
-        .args([
-            "silvermetal-1.1.0-amd64.iso",
-            "BUILD_INFO",
-            "silvermetal-1.1.0-amd64.iso.intoto.json",
-        ])
+        // As a build writes it: the provenance (unique per build) is not listed.
+        .args(["silvermetal-1.1.0-amd64.iso", "BUILD_INFO"])
         .current_dir(&out)
         .output()
         .unwrap();
@@ -478,6 +475,19 @@ fn a_symlinked_asset_is_refused() {
         all.contains("BUILD_INFO: cannot open (a symlink is refused)"),
         "{all}"
     );
+    assert!(gitea.lock().unwrap().log.is_empty());
+}
+
+#[test]
+fn a_missing_provenance_is_refused_before_any_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = output_dir(tmp.path());
+    std::fs::remove_file(out.join("silvermetal-1.1.0-amd64.iso.intoto.json")).unwrap();
+    let gitea = start();
+    let (o, all) = publish(&gitea, &out, TOKEN, &the_repo());
+    assert_eq!(o.status.code(), Some(2), "{all}");
+    assert_eq!(error_lines(&all).len(), 1, "{all}");
+    assert!(all.contains("the ISO's provenance is missing"), "{all}");
     assert!(gitea.lock().unwrap().log.is_empty());
 }
 

@@ -107,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// The files SHA256SUMS lists, then SHA256SUMS itself (last, so a release that has it is
+/// The files SHA256SUMS lists, each ISO's provenance, then SHA256SUMS itself (last, so a release that has it is
 /// complete): each a plain name in the directory, opened without following a symlink,
 /// hashed through that descriptor and compared with its listing again.
 fn assets(dir: &Path) -> anyhow::Result<Vec<Asset>> {
@@ -131,10 +131,6 @@ fn assets(dir: &Path) -> anyhow::Result<Vec<Asset>> {
     let needed = [
         ("an ISO (*.iso)", names.iter().any(|n| n.ends_with(".iso"))),
         ("BUILD_INFO", names.contains(&"BUILD_INFO")),
-        (
-            "the provenance (*.intoto.json)",
-            names.iter().any(|n| n.ends_with(".intoto.json")),
-        ),
     ];
     for (what, present) in needed {
         if !present {
@@ -145,6 +141,14 @@ fn assets(dir: &Path) -> anyhow::Result<Vec<Asset>> {
             );
         }
     }
+    // Each ISO's provenance is published with it. It is unique to its build (invocationId),
+    // so SHA256SUMS, which lists what every rebuild reproduces, need not list it.
+    let provenance: Vec<String> = names
+        .iter()
+        .filter(|n| n.ends_with(".iso"))
+        .map(|iso| format!("{iso}.intoto.json"))
+        .filter(|p| !names.contains(&p.as_str()))
+        .collect();
     let mut assets = Vec::new();
     for (l, name) in entries.iter().zip(&names) {
         let asset = open_asset(dir, name)?;
@@ -157,6 +161,11 @@ fn assets(dir: &Path) -> anyhow::Result<Vec<Asset>> {
             );
         }
         assets.push(asset);
+    }
+    for p in &provenance {
+        assets.push(open_asset(dir, p).with_context(|| {
+            format!("{}: the ISO's provenance is missing", dir.join(p).display())
+        })?);
     }
     assets.push(open_asset(dir, SUMS_NAME)?);
     Ok(assets)
