@@ -89,10 +89,18 @@ impl Dir {
         Self::open_top(path, Scope::InRoot)
     }
 
-    /// Creates `path` (and missing parents) and opens it like [`Dir::open`].
+    /// Creates `path` (and missing parents) and opens it. For a path the user chose (like
+    /// `--output`): symlinks in it are the user's own and are followed; what is below it
+    /// resolves like [`Dir::open`].
     pub fn create(path: &Path) -> Result<Dir, Error> {
         std::fs::create_dir_all(path).map_err(Error::io("create", path))?;
-        Self::open(path)
+        let flags = DIR_FLAGS.difference(OFlag::O_NOFOLLOW);
+        Ok(Dir {
+            fd: open(path, flags, Mode::empty())
+                .map_err(Error::errno("open the directory", path))?,
+            path: path.to_path_buf(),
+            scope: Scope::Beneath,
+        })
     }
 
     /// Opens the parent of `path` like [`Dir::open`] and returns it with the last component.
@@ -309,6 +317,17 @@ impl Dir {
         let n = std::io::copy(&mut from, &mut out).map_err(Error::io("copy", &path))?;
         out.commit()?;
         Ok(n)
+    }
+
+    /// Removes `rel` like [`crate::remove_tree_at`]: its parents resolve beneath this
+    /// directory, and a symlink as its last component is unlinked, not followed.
+    pub fn remove_tree(&self, rel: impl AsRef<Path>) -> Result<(), Error> {
+        let (parent, name) = match self.resolve_parent(rel.as_ref()) {
+            Ok(p) => p,
+            Err(e) if e.kind() == Some(std::io::ErrorKind::NotFound) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        crate::remove_tree_at(&parent, &name)
     }
 
     /// Flushes the directory's entries to disk (after a rename or create in it).

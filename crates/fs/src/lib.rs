@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 pub use atomic::{AtomicFile, replace_dir, write_atomic};
 pub use dir::{Dir, Kind};
-pub use remove::{remove_tree, remove_tree_at, unmount_under};
+pub use remove::{remove_tree, remove_tree_at, unmount_under, unmount_under_dir};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

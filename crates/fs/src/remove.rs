@@ -52,14 +52,20 @@ pub fn remove_tree_at(parent: &Dir, name: &OsStr) -> Result<(), Error> {
     if kind != Kind::Dir {
         return unlink(parent, name, false, &path);
     }
-    let top = open_child(parent, name, false).map_err(|e| child_error(e, &path))?;
-    if unmount_below(&top, &path)? {
-        // The directory itself may have been a mount point: look again at what is there now.
-        return remove_tree_at(parent, name);
+    // Unmounting may uncover more (stacked mounts, the directory itself a mount point):
+    // reopen and look again, a bounded number of times.
+    for _ in 0..UNMOUNT_ROUNDS {
+        let top = open_child(parent, name, false).map_err(|e| child_error(e, &path))?;
+        if !unmount_below(&top, &path)? {
+            empty(top, &path, 0)?;
+            return unlink(parent, name, true, &path);
+        }
     }
-    empty(top, &path, 0)?;
-    unlink(parent, name, true, &path)
+    Err(Error::MountPoint(path))
 }
+
+/// How many times mounts are looked for and detached before giving up.
+const UNMOUNT_ROUNDS: usize = 64;
 
 /// Detaches every mount at or below the directory `path` (which must not be a symlink); a
 /// missing `path` is fine.
@@ -69,8 +75,17 @@ pub fn unmount_under(path: &Path) -> Result<(), Error> {
         Err(e) if e.kind() == Some(std::io::ErrorKind::NotFound) => return Ok(()),
         Err(e) => return Err(e),
     };
-    while unmount_below(&dir, path)? {}
-    Ok(())
+    unmount_under_dir(&dir)
+}
+
+/// Detaches every mount at or below the open directory `dir`.
+pub fn unmount_under_dir(dir: &Dir) -> Result<(), Error> {
+    for _ in 0..UNMOUNT_ROUNDS {
+        if !unmount_below(dir, dir.path())? {
+            return Ok(());
+        }
+    }
+    Err(Error::MountPoint(dir.path().to_path_buf()))
 }
 
 /// Opens the subdirectory `name` without following a symlink; with `no_xdev` a mount point

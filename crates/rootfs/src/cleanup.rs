@@ -250,8 +250,9 @@ pub fn run(root: &Path) -> Result<Report, Error> {
             }
             Action::RemoveFile => fs::remove_file(&path)
                 .map_err(io_err(format!("cannot remove {}", path.display())))?,
-            Action::RemoveTree if is_dir => fs::remove_dir_all(&path)
-                .map_err(io_err(format!("cannot remove {}", path.display())))?,
+            Action::RemoveTree if is_dir => {
+                isoforge_fs::Dir::open_image(root)?.remove_tree(&rel)?
+            }
             Action::RemoveTree => fs::remove_file(&path)
                 .map_err(io_err(format!("cannot remove {}", path.display())))?,
             Action::Own => continue,
@@ -269,24 +270,12 @@ pub fn run(root: &Path) -> Result<Report, Error> {
     Ok(report)
 }
 
-/// Applies one [`Owner`] entry, if its directory exists (a symlink is left alone).
+/// Applies one [`Owner`] entry, if its directory exists. Every component resolves inside the
+/// image (an absolute symlink means the image's own path); a symlink as the last one is left
+/// alone.
 fn own(root: &Path, owner: &Owner, passwd: &str) -> Result<bool, Error> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let path = root.join(owner.path);
-    match fs::symlink_metadata(&path) {
-        Ok(m) if m.is_dir() => {}
-        _ => return Ok(false),
-    }
     let uid = user_id(passwd, owner.user).unwrap_or(0);
-    std::os::unix::fs::lchown(&path, Some(uid), Some(0)).map_err(io_err(format!(
-        "cannot change the owner of {}",
-        path.display()
-    )))?;
-    fs::set_permissions(&path, fs::Permissions::from_mode(owner.mode)).map_err(io_err(format!(
-        "cannot change the mode of {}",
-        path.display()
-    )))?;
-    Ok(true)
+    Ok(isoforge_fs::Dir::open_image(root)?.own_dir(owner.path, uid, 0, owner.mode)?)
 }
 
 /// The image's `/etc/passwd` (empty when it has none).
