@@ -47,6 +47,10 @@ impl Staged {
                 "{build_id:?} is not a build id (one plain file name)"
             )));
         }
+        // Absolute: the paths below are handed to tools that run elsewhere (mmdebstrap's
+        // `copy://` sources).
+        let root = &std::path::absolute(root)
+            .map_err(Error::io(format!("cannot resolve {}", root.display())))?;
         let root_dir = Dir::create(root)?;
         let final_dir = root.join(build_id);
         if root_dir.kind(build_id)?.is_some() && !force {

@@ -98,6 +98,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     f.commit()
 }
 
+/// Moves a file a tool wrote under a temporary name into place, durably: it is opened without
+/// following a symlink and must be a regular file, is fsynced, renamed over `to` (in the same
+/// file system) and the directory of `to` is fsynced.
+pub fn persist(from: &Path, to: &Path) -> Result<(), Error> {
+    let (from_dir, from_name) = Dir::open_parent(from)?;
+    let (to_dir, to_name) = Dir::open_parent(to)?;
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let fd =
+        openat(&from_dir, from_name.as_os_str(), flags, Mode::empty()).map_err(|e| match e {
+            Errno::ELOOP => Error::Symlink(from.to_path_buf()),
+            e => Error::errno("open", from)(e),
+        })?;
+    let st = nix::sys::stat::fstat(&fd).map_err(Error::errno("stat", from))?;
+    let kind = crate::Kind::of(&st);
+    if kind != crate::Kind::File {
+        return Err(Error::NotRegular {
+            path: from.to_path_buf(),
+            kind,
+        });
+    }
+    File::from(fd).sync_all().map_err(Error::io("sync", from))?;
+    renameat(
+        &from_dir,
+        from_name.as_os_str(),
+        &to_dir,
+        to_name.as_os_str(),
+    )
+    .map_err(Error::errno("rename into", to))?;
+    to_dir.sync()
+}
+
 /// Moves `from/from_name` (a directory isoforge built) to `to/to_name`. Whatever is at the
 /// destination (an old result, or a planted symlink) is swapped out with `RENAME_EXCHANGE`
 /// and then removed as a tree, so at every moment one of the two is in place. With

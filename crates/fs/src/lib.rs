@@ -9,7 +9,7 @@
 //! - [`remove_tree`]: removes a tree; a symlink is unlinked, never followed; mounts below are
 //!   detached through descriptors, and a mount found while removing is never crossed;
 //! - [`Dir::copy_regular`]: copies a regular file only;
-//! - [`AtomicFile`], [`write_atomic`], [`replace_dir`]: temp file, fsync, rename, fsync of the
+//! - [`AtomicFile`], [`write_atomic`], [`persist`], [`replace_dir`]: temp file, fsync, rename, fsync of the
 //!   directory; a directory replaced by an exchange, so no failure loses both versions.
 
 mod atomic;
@@ -19,7 +19,7 @@ mod remove;
 use std::io;
 use std::path::PathBuf;
 
-pub use atomic::{AtomicFile, replace_dir, write_atomic};
+pub use atomic::{AtomicFile, persist, replace_dir, write_atomic};
 pub use dir::{Dir, Kind};
 pub use remove::{remove_tree, remove_tree_at, unmount_under, unmount_under_dir};
 

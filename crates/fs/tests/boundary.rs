@@ -6,7 +6,7 @@ use std::os::unix::fs::{MetadataExt, symlink};
 use std::path::Path;
 
 use isoforge_fs::{
-    AtomicFile, Dir, Error, Kind, remove_tree, remove_tree_at, replace_dir, write_atomic,
+    AtomicFile, Dir, Error, Kind, persist, remove_tree, remove_tree_at, replace_dir, write_atomic,
 };
 
 /// A directory outside every tree under test, with a file that must survive.
@@ -392,4 +392,18 @@ fn own_dir_changes_only_directories_inside_the_image() {
     assert!(!root.own_dir("var/missing", 1234, 0, 0o700).unwrap());
     let after = fs::metadata(s.path().join("sub")).unwrap();
     assert_eq!((after.uid(), after.mode()), (before.uid(), before.mode()));
+}
+
+#[test]
+fn persist_moves_a_tools_file_durably_and_refuses_a_symlink() {
+    let s = sentinel();
+    let t = tempfile::tempdir().unwrap();
+    fs::write(t.path().join("x.part"), "log").unwrap();
+    persist(&t.path().join("x.part"), &t.path().join("x.log")).unwrap();
+    assert_eq!(names(t.path()), ["x.log"]);
+    symlink(s.path().join("secret"), t.path().join("y.part")).unwrap();
+    let e = persist(&t.path().join("y.part"), &t.path().join("y.log")).unwrap_err();
+    assert!(matches!(e, Error::Symlink(_)), "{e:?}");
+    assert!(!t.path().join("y.log").exists());
+    intact(&s);
 }

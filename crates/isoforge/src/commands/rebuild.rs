@@ -1,7 +1,7 @@
 //! `isoforge rebuild BUILD_INFO`: rebuild what a BUILD_INFO records, from scratch, and compare.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
@@ -37,10 +37,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let dir = match args.dir {
         Some(d) => d,
         None => {
-            let d =
-                PathBuf::from("rebuild").join(&recorded.commit[..12.min(recorded.commit.len())]);
-            isoforge_sandbox::remove_tree(&d)?;
-            d
+            let name = recorded.commit.get(..12).unwrap_or(&recorded.commit);
+            // Removed beneath `rebuild/` only: a `Commit` that names a path elsewhere is refused.
+            isoforge_fs::Dir::create(Path::new("rebuild"))?.remove_tree(name)?;
+            PathBuf::from("rebuild").join(name)
         }
     };
     let report = isoforge_verify::rebuild::rebuild(
