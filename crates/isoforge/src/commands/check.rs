@@ -4,7 +4,6 @@
 //! supply-chain anomaly with the profile's report contact. Parsing and verdicts come from
 //! [`isoforge_checksums`], which agrees with `sha256sum --strict -c`.
 
-use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -411,11 +410,7 @@ fn download(
             bail!("{url}: {len} bytes is too large for a sums file (limit {limit})");
         }
     }
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".isoforge-download-")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    let mut temp = isoforge_fs::AtomicFile::create(dest)?;
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -428,7 +423,7 @@ fn download(
     }
     let start = Instant::now();
     let mut hashing = HashingWriter {
-        inner: temp.as_file_mut(),
+        inner: &mut temp,
         hasher: <sha2::Sha256 as sha2::Digest>::new(),
         written: 0,
         bar: bar.as_ref(),
@@ -446,12 +441,9 @@ fn download(
         );
     }
     let digest = Sha256Digest(sha2::Digest::finalize(hashing.hasher).into());
-    temp.as_file_mut()
-        .flush()
-        .and_then(|_| temp.as_file().sync_all())
+    temp.flush()
         .with_context(|| format!("{}: cannot write", dest.display()))?;
-    temp.persist(dest)
-        .with_context(|| format!("{}: cannot rename the download into place", dest.display()))?;
+    temp.commit()?;
     match bar {
         Some(b) => b.finish_and_clear(),
         None => eprintln!(
@@ -464,7 +456,7 @@ fn download(
 
 /// Writes to a file and hashes what it writes, so a download is read once.
 struct HashingWriter<'a> {
-    inner: &'a mut File,
+    inner: &'a mut isoforge_fs::AtomicFile,
     hasher: sha2::Sha256,
     written: u64,
     bar: Option<&'a ProgressBar>,
