@@ -428,4 +428,37 @@ mod tests {
         );
         assert!(!report.render().contains("owned /var/lib/apt/lists/partial"));
     }
+
+    /// A symlink earlier in the path (`var/cache/apt -> /host/dir`) is resolved inside the
+    /// image, so the host directory's `archives/partial` keeps its owner and mode.
+    #[test]
+    fn owners_never_reach_the_host_through_a_parent_symlink() {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: changing owners needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        touch(
+            r,
+            "etc/passwd",
+            "_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n",
+        );
+        let host = tempfile::tempdir().unwrap();
+        let host_partial = host.path().join("archives/partial");
+        fs::create_dir_all(&host_partial).unwrap();
+        fs::set_permissions(&host_partial, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::create_dir_all(r.join("var/cache")).unwrap();
+        std::os::unix::fs::symlink(host.path(), r.join("var/cache/apt")).unwrap();
+
+        let report = run(r).unwrap();
+        let m = fs::metadata(&host_partial).unwrap();
+        assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o755));
+        assert!(
+            !report
+                .render()
+                .contains("owned /var/cache/apt/archives/partial")
+        );
+    }
 }
