@@ -49,9 +49,9 @@ impl Staged {
         }
         // Absolute: the paths below are handed to tools that run elsewhere (mmdebstrap's
         // `copy://` sources).
-        let root = &std::path::absolute(root)
+        let abs = std::path::absolute(root)
             .map_err(Error::io(format!("cannot resolve {}", root.display())))?;
-        let root_dir = Dir::create(root)?;
+        let root_dir = Dir::create(&abs)?;
         let final_dir = root.join(build_id);
         if root_dir.kind(build_id)?.is_some() && !force {
             return Err(Error::Invalid(format!(
@@ -61,7 +61,7 @@ impl Staged {
         }
         sweep_stale(&root_dir)?;
         let (tmp_name, lock) = lock_new(&root_dir, build_id)?;
-        let tmp = root.join(&tmp_name);
+        let tmp = abs.join(&tmp_name);
         mkdirat(
             &root_dir,
             tmp_name.as_os_str(),
@@ -179,7 +179,7 @@ impl Staged {
             true,
         )?;
         self.tmp_dir.create_dir("work", 0o755)?;
-        Ok(self.root_dir.display(name))
+        Ok(self.final_dir.with_file_name(name))
     }
 }
 

@@ -69,3 +69,48 @@ fn planted_symlinks_are_unlinked_and_concurrent_builds_leave_each_other_alone() 
     assert!(std::fs::symlink_metadata(&failed).unwrap().is_dir());
     assert!(failed.join("ERROR").is_file() && failed.join("logs/mmdebstrap.log").is_file());
 }
+
+/// `verify/<build-id>` planted as a symlink: verify clears it by unlinking the symlink, and
+/// its builds (failing fast at mmdebstrap) work in a real directory.
+#[test]
+fn a_planted_verify_directory_symlink_is_unlinked() {
+    require_root();
+    let repo = Repo::with_default_profile();
+    repo.break_lock();
+    repo.commit("fail fast");
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    let id = String::from_utf8(head.stdout).unwrap()[..12].to_string();
+    let sentinel = tempfile::tempdir().unwrap();
+    std::fs::write(sentinel.path().join("keep"), "host").unwrap();
+    let verify_root = tempfile::tempdir().unwrap();
+    symlink(sentinel.path(), verify_root.path().join(&id)).unwrap();
+
+    let o = repo
+        .isoforge()
+        .arg("verify")
+        .arg("--dir")
+        .arg(verify_root.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert_eq!(
+        std::fs::read_dir(sentinel.path()).unwrap().count(),
+        1,
+        "nothing was written into the symlink's target: {err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sentinel.path().join("keep")).unwrap(),
+        "host"
+    );
+    assert!(
+        std::fs::symlink_metadata(verify_root.path().join(&id))
+            .unwrap()
+            .is_dir(),
+        "{err}"
+    );
+}
