@@ -295,9 +295,9 @@ impl Dir {
         Ok(true)
     }
 
-    /// Copies the regular file `rel` (symlinks are followed only inside this directory) to
-    /// `to`, written atomically. A directory, device, fifo or socket is refused.
-    pub fn copy_regular(&self, rel: impl AsRef<Path>, to: &Path) -> Result<u64, Error> {
+    /// Opens the regular file `rel` for reading (symlinks are followed only inside this
+    /// directory). A directory, device, fifo or socket is refused without being opened.
+    pub fn open_regular(&self, rel: impl AsRef<Path>) -> Result<File, Error> {
         let rel = rel.as_ref();
         let path = self.display(rel);
         // Stat through an O_PATH descriptor first: opening a fifo or device could block or
@@ -308,11 +308,20 @@ impl Dir {
         if kind != Kind::File {
             return Err(Error::NotRegular { path, kind });
         }
-        let mut from = self.open_file(rel)?;
+        let from = self.open_file(rel)?;
         let again = fstat(&from).map_err(Error::errno("stat", &path))?;
         if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
             return Err(Error::errno("open", &path)(Errno::ESTALE));
         }
+        Ok(from)
+    }
+
+    /// Copies the regular file `rel` (see [`Dir::open_regular`]) to `to`, written
+    /// atomically.
+    pub fn copy_regular(&self, rel: impl AsRef<Path>, to: &Path) -> Result<u64, Error> {
+        let rel = rel.as_ref();
+        let path = self.display(rel);
+        let mut from = self.open_regular(rel)?;
         let mut out = crate::AtomicFile::create(to)?;
         let n = std::io::copy(&mut from, &mut out).map_err(Error::io("copy", &path))?;
         out.commit()?;
