@@ -407,3 +407,25 @@ fn persist_moves_a_tools_file_durably_and_refuses_a_symlink() {
     assert!(!t.path().join("y.log").exists());
     intact(&s);
 }
+
+/// `rebuild/<first 12 characters of Commit>` with a hostile `Commit`: removal stays beneath
+/// `rebuild/` whatever the name says.
+#[test]
+fn remove_beneath_refuses_names_that_leave() {
+    let s = sentinel();
+    let t = tempfile::tempdir().unwrap();
+    let top = Dir::create(&t.path().join("rebuild")).unwrap();
+    let abs = s.path().display().to_string();
+    let up = format!("../../../../../../../../..{abs}");
+    for bad in [abs.as_str(), up.as_str(), "..", "a/../.."] {
+        let e = top.remove_tree(bad).unwrap_err();
+        assert!(
+            matches!(e, Error::Escape(_) | Error::NoName(_)),
+            "{bad}: {e:?}"
+        );
+    }
+    intact(&s);
+    fs::create_dir_all(t.path().join("rebuild/0123456789ab/x")).unwrap();
+    top.remove_tree("0123456789ab").unwrap();
+    assert!(names(&t.path().join("rebuild")).is_empty());
+}
