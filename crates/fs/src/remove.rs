@@ -216,4 +216,32 @@ mod tests {
         assert_eq!(unescape_mountinfo(br"/a\040b\134c"), br"/a b\c");
         assert_eq!(unescape_mountinfo(br"/plain\"), br"/plain\");
     }
+
+    /// A mount that appears after the unmount pass (here: never unmounted) stops the walk:
+    /// what it shows is not removed.
+    #[test]
+    fn the_walk_never_crosses_a_mount() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test needs root (mounts)"
+        );
+        let t = tempfile::tempdir().unwrap();
+        let mnt = t.path().join("a/mnt");
+        std::fs::create_dir_all(&mnt).unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            &mnt,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        std::fs::write(mnt.join("keep"), "x").unwrap();
+        let fd = open_child(&Dir::open(t.path()).unwrap(), "a".as_ref(), false).unwrap();
+        let e = empty(fd, &t.path().join("a"), 0).unwrap_err();
+        let kept = std::fs::read_to_string(mnt.join("keep"));
+        umount2(&mnt, MntFlags::MNT_DETACH).unwrap();
+        assert!(matches!(&e, Error::MountPoint(p) if p == &mnt), "{e:?}");
+        assert_eq!(kept.unwrap(), "x");
+    }
 }
