@@ -115,6 +115,8 @@ pub enum Error {
     Setup(String),
     #[error("{}: {error}", path.display())]
     Io { path: PathBuf, error: io::Error },
+    #[error(transparent)]
+    Fs(#[from] isoforge_fs::Error),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -575,7 +577,7 @@ fn attempt(
     if !partial.trim().is_empty() {
         watch.tail.push_back(partial);
     }
-    std::fs::rename(&part, log).map_err(io_err(log))?;
+    isoforge_fs::persist(&part, log)?;
 
     if let Some(reason) = probe_failed {
         return Ok(Attempt::KvmUnusable(reason));

@@ -70,6 +70,8 @@ pub enum Error {
         context: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Fs(#[from] isoforge_fs::Error),
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
@@ -214,7 +216,7 @@ fn fat_image(
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Error> {
-    std::fs::write(path, text).map_err(io_err(format!("cannot write {}", path.display())))
+    Ok(isoforge_fs::write_atomic(path, text.as_bytes())?)
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ pub enum Error {
     #[error(transparent)]
     Iso(#[from] isoforge_iso::Error),
     #[error(transparent)]
-    Sandbox(isoforge_sandbox::Error),
+    Fs(#[from] isoforge_fs::Error),
     #[error(transparent)]
     Lock(#[from] isoforge_lock::Error),
     #[error(transparent)]
@@ -289,8 +289,9 @@ fn run_stages(
         &squashfs,
         &profile.mksquashfs_options,
     )?;
-    copy(&boot.kernel, &live.join("vmlinuz"))?;
-    copy(&boot.initrd, &live.join("initrd.img"))?;
+    let image = isoforge_fs::Dir::open_image(&rootfs)?;
+    image.copy_regular(&boot.kernel, &live.join("vmlinuz"))?;
+    image.copy_regular(&boot.initrd, &live.join("initrd.img"))?;
     let manifest: String = installed
         .iter()
         .map(|p| format!("{}\t{}\n", p.name, p.version))
@@ -481,16 +482,10 @@ fn config_dir_in_repo(inputs: &Inputs) -> Result<String, Error> {
     })
 }
 
-fn copy(from: &Path, to: &Path) -> Result<(), Error> {
-    fs::copy(from, to).map(|_| ()).map_err(Error::io(format!(
-        "cannot copy {} to {}",
-        from.display(),
-        to.display()
-    )))
-}
-
+/// Writes `path` atomically and durably (BUILD_INFO, SHA256SUMS and the provenance are
+/// fsynced with their directory).
 fn write(path: &Path, text: &str) -> Result<(), Error> {
-    fs::write(path, text).map_err(Error::io(format!("cannot write {}", path.display())))
+    Ok(isoforge_fs::write_atomic(path, text.as_bytes())?)
 }
 
 fn size(path: &Path) -> Result<u64, Error> {

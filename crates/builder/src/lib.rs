@@ -25,6 +25,8 @@ pub enum Error {
     Rootfs(#[from] isoforge_rootfs::Error),
     #[error(transparent)]
     Inputs(#[from] isoforge_inputs::Error),
+    #[error(transparent)]
+    Fs(#[from] isoforge_fs::Error),
     #[error("{0}")]
     Invalid(String),
     #[error("{context}: {source}")]

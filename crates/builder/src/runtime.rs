@@ -262,8 +262,7 @@ fn read_only_recursive(target: &Path) -> Result<(), Error> {
         ))(e));
     }
     // Before Linux 5.12: each mount on its own, deepest first.
-    let mounts = isoforge_sandbox::mounts_under(target)
-        .map_err(io_err("cannot read /proc/self/mountinfo"))?;
+    let mounts = isoforge_fs::mounts_under(target)?;
     for m in mounts.iter().rev() {
         mount(
             None,

@@ -145,10 +145,8 @@ pub fn build(
             .map_err(io_err("cannot hash the builder tarball"))?
             .hex();
         let dest = crate::tarball_path(cache.root(), &digest);
-        std::fs::rename(&tmp_tar, &dest).map_err(io_err(format!(
-            "cannot move the tarball to {}",
-            dest.display()
-        )))?;
+        isoforge_fs::persist(&tmp_tar, &dest)
+            .map_err(|e| Error::Invalid(format!("cannot move the tarball into place: {e}")))?;
         stage.done(&format!("sha256 {digest}"));
         Ok(Built {
             tarball: dest,
@@ -156,11 +154,19 @@ pub fn build(
             packages: lock.packages.len(),
         })
     })();
-    let logs = w.join("logs");
     let kept = dir.join("last-build-logs");
-    let _ = isoforge_sandbox::remove_tree(&kept);
-    let _ = std::fs::rename(&logs, &kept);
-    let _ = isoforge_sandbox::remove_tree(w);
+    // `builders/` may be writable by others: a planted `last-build-logs` or `.work-*` symlink
+    // is exchanged out or unlinked, never followed.
+    if let (Ok(from), Ok(to)) = (isoforge_fs::Dir::open(w), isoforge_fs::Dir::open(&dir)) {
+        let _ = isoforge_fs::replace_dir(
+            &from,
+            "logs".as_ref(),
+            &to,
+            "last-build-logs".as_ref(),
+            true,
+        );
+    }
+    let _ = isoforge_fs::remove_tree(w);
     result.map_err(|e| Error::Invalid(format!("{e} (logs in {})", kept.display())))
 }
 

@@ -37,6 +37,8 @@ pub enum Error {
     Interrupted(String),
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
+    #[error(transparent)]
+    Fs(#[from] isoforge_fs::Error),
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
@@ -131,11 +133,12 @@ impl Cache {
         size: Option<u64>,
         mut reader: impl Read,
     ) -> Result<Result<PathBuf, String>, Error> {
-        let tmp_dir = self.root.join("tmp");
-        let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(io_err(format!(
-            "cannot create a file in {}",
-            tmp_dir.display()
-        )))?;
+        let dest = self.path(sha256);
+        if let Some(p) = dest.parent() {
+            std::fs::create_dir_all(p).map_err(io_err(format!("cannot create {}", p.display())))?;
+        }
+        // Dropped without commit (a mismatch, an error), the temporary file goes away.
+        let mut tmp = isoforge_fs::AtomicFile::create(&dest)?;
         let mut h = Sha256::new();
         let mut n: u64 = 0;
         let mut buf = vec![0u8; 256 * 1024];
@@ -158,15 +161,7 @@ impl Cache {
         if actual != sha256 || size.is_some_and(|s| s != n) {
             return Ok(Err(format!("{actual} ({n} bytes)")));
         }
-        tmp.as_file()
-            .sync_all()
-            .map_err(io_err("cannot sync a cache entry"))?;
-        let dest = self.path(sha256);
-        if let Some(p) = dest.parent() {
-            std::fs::create_dir_all(p).map_err(io_err(format!("cannot create {}", p.display())))?;
-        }
-        tmp.persist(&dest)
-            .map_err(|e| io_err(format!("cannot rename into {}", dest.display()))(e.error))?;
+        tmp.commit()?;
         Ok(Ok(dest))
     }
 }

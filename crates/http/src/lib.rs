@@ -62,6 +62,8 @@ pub enum Error {
         "{url}: refusing to send a token over plain http to a host that is not loopback; use https"
     )]
     Insecure { url: String },
+    #[error(transparent)]
+    Fs(#[from] isoforge_fs::Error),
     #[error("{}: cannot {op}: {source}", path.display())]
     File {
         path: PathBuf,
@@ -326,31 +328,14 @@ impl Http {
         max_bytes: u64,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Downloaded, Error> {
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let file_err = |path: &Path, op: &'static str| {
-            let path = path.to_path_buf();
-            move |source| Error::File { path, op, source }
-        };
-        let mut temp = tempfile::Builder::new()
-            .prefix(".isoforge-download-")
-            .tempfile_in(dir)
-            .map_err(file_err(dir, "create a temporary file in"))?;
+        let mut temp = isoforge_fs::AtomicFile::create(dest)?;
         let mut hashing = Hashing {
-            inner: temp.as_file_mut(),
+            inner: &mut temp,
             hasher: Sha256::new(),
         };
         let bytes = self.get_to_writer(url, &mut hashing, max_bytes, progress)?;
         let sha256 = hashing.hasher.finalize().into();
-        temp.as_file().sync_all().map_err(file_err(dest, "write"))?;
-        temp.persist(dest)
-            .map_err(|e| file_err(dest, "rename the download into place")(e.error))?;
-        // The rename is durable once the directory is.
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(file_err(dir, "sync the directory"))?;
+        temp.commit()?;
         Ok(Downloaded { bytes, sha256 })
     }
 
@@ -493,7 +478,7 @@ impl Read for Body {
 
 /// Writes to a file and hashes what it writes, so a download is read once.
 struct Hashing<'a> {
-    inner: &'a mut File,
+    inner: &'a mut isoforge_fs::AtomicFile,
     hasher: Sha256,
 }
 

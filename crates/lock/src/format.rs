@@ -276,38 +276,16 @@ impl Lock {
         })
     }
 
-    /// Writes the lock next to `path` and renames it into place.
+    /// Writes the lock atomically and durably (a temporary file renamed into place).
     pub fn write(&self, path: &Path) -> Result<(), Error> {
-        write_atomic(path, self.render().as_bytes())
+        isoforge_fs::write_atomic(path, self.render().as_bytes())
+            .map_err(|e| Error::Invalid(e.to_string()))
     }
 
     /// sha256 of the rendered file: what BUILD_INFO and `isoforge pins` record.
     pub fn sha256(&self) -> String {
         hex::encode(Sha256::digest(self.render().as_bytes()))
     }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it into place.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(format!(
-        "cannot create a temporary file in {}",
-        dir.display()
-    )))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(io_err(format!("cannot write {}", path.display())))?;
-    use std::os::unix::fs::PermissionsExt;
-    let _ = tmp
-        .as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644));
-    tmp.persist(path)
-        .map_err(|e| io_err(format!("cannot rename into {}", path.display()))(e.error))?;
-    Ok(())
 }
 
 fn parse_package(rest: &str) -> Result<Locked, String> {

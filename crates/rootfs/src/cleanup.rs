@@ -250,8 +250,9 @@ pub fn run(root: &Path) -> Result<Report, Error> {
             }
             Action::RemoveFile => fs::remove_file(&path)
                 .map_err(io_err(format!("cannot remove {}", path.display())))?,
-            Action::RemoveTree if is_dir => fs::remove_dir_all(&path)
-                .map_err(io_err(format!("cannot remove {}", path.display())))?,
+            Action::RemoveTree if is_dir => {
+                isoforge_fs::Dir::open_image(root)?.remove_tree(&rel)?
+            }
             Action::RemoveTree => fs::remove_file(&path)
                 .map_err(io_err(format!("cannot remove {}", path.display())))?,
             Action::Own => continue,
@@ -269,24 +270,12 @@ pub fn run(root: &Path) -> Result<Report, Error> {
     Ok(report)
 }
 
-/// Applies one [`Owner`] entry, if its directory exists (a symlink is left alone).
+/// Applies one [`Owner`] entry, if its directory exists. Every component resolves inside the
+/// image (an absolute symlink means the image's own path); a symlink as the last one is left
+/// alone.
 fn own(root: &Path, owner: &Owner, passwd: &str) -> Result<bool, Error> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let path = root.join(owner.path);
-    match fs::symlink_metadata(&path) {
-        Ok(m) if m.is_dir() => {}
-        _ => return Ok(false),
-    }
     let uid = user_id(passwd, owner.user).unwrap_or(0);
-    std::os::unix::fs::lchown(&path, Some(uid), Some(0)).map_err(io_err(format!(
-        "cannot change the owner of {}",
-        path.display()
-    )))?;
-    fs::set_permissions(&path, fs::Permissions::from_mode(owner.mode)).map_err(io_err(format!(
-        "cannot change the mode of {}",
-        path.display()
-    )))?;
-    Ok(true)
+    Ok(isoforge_fs::Dir::open_image(root)?.own_dir(owner.path, uid, 0, owner.mode)?)
 }
 
 /// The image's `/etc/passwd` (empty when it has none).
@@ -438,5 +427,38 @@ mod tests {
             report.render()
         );
         assert!(!report.render().contains("owned /var/lib/apt/lists/partial"));
+    }
+
+    /// A symlink earlier in the path (`var/cache/apt -> /host/dir`) is resolved inside the
+    /// image, so the host directory's `archives/partial` keeps its owner and mode.
+    #[test]
+    fn owners_never_reach_the_host_through_a_parent_symlink() {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: changing owners needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        touch(
+            r,
+            "etc/passwd",
+            "_apt:x:42:65534::/nonexistent:/usr/sbin/nologin\n",
+        );
+        let host = tempfile::tempdir().unwrap();
+        let host_partial = host.path().join("archives/partial");
+        fs::create_dir_all(&host_partial).unwrap();
+        fs::set_permissions(&host_partial, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::create_dir_all(r.join("var/cache")).unwrap();
+        std::os::unix::fs::symlink(host.path(), r.join("var/cache/apt")).unwrap();
+
+        let report = run(r).unwrap();
+        let m = fs::metadata(&host_partial).unwrap();
+        assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o755));
+        assert!(
+            !report
+                .render()
+                .contains("owned /var/cache/apt/archives/partial")
+        );
     }
 }

@@ -22,7 +22,9 @@ pub mod tree;
 
 use std::path::{Path, PathBuf};
 
-/// The kernel and initramfs the live system boots.
+/// The kernel and initramfs the live system boots, as paths inside the image (`boot/...`):
+/// copy them with [`isoforge_fs::Dir::copy_regular`] on [`isoforge_fs::Dir::open_image`], so
+/// a symlink in the image can never pick a host file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootImages {
     pub kernel: PathBuf,
@@ -42,6 +44,8 @@ pub enum Error {
         context: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Fs(#[from] isoforge_fs::Error),
 }
 
 pub(crate) fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
@@ -75,9 +79,10 @@ pub fn boot_images(rootfs: &Path) -> Result<BootImages, Error> {
             )));
         }
     };
-    let kernel = boot.join(format!("vmlinuz-{release}"));
-    let initrd = boot.join(format!("initrd.img-{release}"));
-    if !initrd.is_file() {
+    let kernel = PathBuf::from(format!("boot/vmlinuz-{release}"));
+    let initrd = PathBuf::from(format!("boot/initrd.img-{release}"));
+    let image = isoforge_fs::Dir::open_image(rootfs)?;
+    if image.resolved_kind(&initrd)? != Some(isoforge_fs::Kind::File) {
         return Err(Error::Invalid(format!(
             "the rootfs has no initramfs for kernel {release} (/boot/initrd.img-{release}): \
              add initramfs-tools (live-boot pulls it in) to PACKAGES"
@@ -93,4 +98,43 @@ pub fn boot_images(rootfs: &Path) -> Result<BootImages, Error> {
         initrd,
         release,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A maintainer script's `ln -sf /root/.ssh/id_ed25519 /boot/initrd.img-X`: the host's file
+    /// is never taken for the image's initramfs, in the absolute and the `../..` form.
+    #[test]
+    fn an_initrd_linking_to_a_host_file_is_not_the_images() {
+        let host = tempfile::tempdir().unwrap();
+        let secret = host.path().join("id_ed25519");
+        std::fs::write(&secret, "host key").unwrap();
+        let up = format!("../../../../../../..{}", secret.display());
+        for target in [secret.display().to_string(), up] {
+            let img = tempfile::tempdir().unwrap();
+            let r = img.path();
+            std::fs::create_dir_all(r.join("boot")).unwrap();
+            std::fs::create_dir_all(r.join("usr/lib/live/boot")).unwrap();
+            std::fs::write(r.join("boot/vmlinuz-6.1"), "kernel").unwrap();
+            std::os::unix::fs::symlink(&target, r.join("boot/initrd.img-6.1")).unwrap();
+            let e = boot_images(r).unwrap_err();
+            assert!(e.to_string().contains("has no initramfs"), "{target}: {e}");
+
+            // The image's own file at that path is the one found and copied.
+            let own = r.join(secret.strip_prefix("/").unwrap());
+            std::fs::create_dir_all(own.parent().unwrap()).unwrap();
+            std::fs::write(&own, "image initrd").unwrap();
+            let b = boot_images(r).unwrap();
+            let out = tempfile::tempdir().unwrap();
+            let to = out.path().join("initrd.img");
+            isoforge_fs::Dir::open_image(r)
+                .unwrap()
+                .copy_regular(&b.initrd, &to)
+                .unwrap();
+            assert_eq!(std::fs::read_to_string(&to).unwrap(), "image initrd");
+        }
+        assert_eq!(std::fs::read_to_string(&secret).unwrap(), "host key");
+    }
 }

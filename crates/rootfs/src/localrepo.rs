@@ -1,5 +1,5 @@
-//! The local apt repository every build installs from: the locked .debs, taken from the
-//! content-addressed cache (each verified by sha256 just before), with a `Packages` index
+//! The local apt repository every build installs from: the locked .debs, copied from the
+//! content-addressed cache (each copy verified by sha256 as it is written), with a `Packages` index
 //! made from their own control data and a `Release` naming the suite, so that mmdebstrap's
 //! `?narrow(?archive(^suite$)…)` selection sees exactly the lock.
 //!
@@ -51,10 +51,7 @@ pub fn create(
         for deb in sorted {
             let rel = format!("pool/{}.deb", deb.sha256);
             let dest = root.join(&rel);
-            if std::fs::hard_link(&deb.file, &dest).is_err() {
-                std::fs::copy(&deb.file, &dest)
-                    .map_err(io_err(format!("cannot copy {}", deb.file.display())))?;
-            }
+            copy_verified(deb, &dest)?;
             packages.push_str(&stanza(deb, &dest, &rel)?);
             packages.push('\n');
         }
@@ -83,6 +80,47 @@ pub fn create(
 }
 
 /// The package's own control data, with the archive's Priority and where the file is.
+/// Copies the cached .deb into the repository, hashing the bytes written: the cache may be
+/// writable by others, so the file is opened without following a symlink, must be regular,
+/// and what apt reads is checked against the lock (not a hard link someone can still
+/// rewrite, nor a path swapped after the cache's own check).
+fn copy_verified(deb: &Deb, dest: &Path) -> Result<(), Error> {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let (dir, name) = isoforge_fs::Dir::open_parent(&deb.file)?;
+    let mut from = dir.open_regular(&name)?;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(dest)
+        .map_err(io_err(format!("cannot create {}", dest.display())))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = from
+            .read(&mut buf)
+            .map_err(io_err(format!("cannot read {}", deb.file.display())))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(io_err(format!("cannot write {}", dest.display())))?;
+    }
+    let actual = hex::encode(h.finalize());
+    if actual != deb.sha256 {
+        return Err(Error::Invalid(format!(
+            "{} changed in the cache while the build read it (sha256 {actual}, locked {}): \
+             is the cache writable by others? run `isoforge fetch` and build again",
+            deb.file.display(),
+            deb.sha256
+        )));
+    }
+    Ok(())
+}
+
 fn stanza(deb: &Deb, file: &Path, rel: &str) -> Result<String, Error> {
     let mut cmd = isoforge_exec::tool("dpkg-deb");
     cmd.arg("--field").arg(file);
@@ -132,4 +170,43 @@ fn stanza(deb: &Deb, file: &Path, rel: &str) -> Result<String, Error> {
     out.push("Size", deb.size.to_string());
     out.push("SHA256", &deb.sha256);
     Ok(isoforge_deb822::write(&[out]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deb(file: PathBuf, sha256: String) -> Deb {
+        Deb {
+            name: "hello".into(),
+            version: "1".into(),
+            architecture: "amd64".into(),
+            priority: "-".into(),
+            sha256,
+            size: 5,
+            file,
+        }
+    }
+
+    /// The cache may be writable by others: a cached .deb swapped for a symlink (to a host
+    /// file) or rewritten after the cache's check never reaches the repository apt reads.
+    #[test]
+    fn a_swapped_cache_file_is_refused() {
+        let cache = tempfile::tempdir().unwrap();
+        let host = tempfile::tempdir().unwrap();
+        std::fs::write(host.path().join("secret"), "host").unwrap();
+        let sha = hex::encode(Sha256::digest(b"hello"));
+        let link = cache.path().join(&sha);
+        std::os::unix::fs::symlink(host.path().join("secret"), &link).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let repos = [("debian".to_string(), vec![deb(link.clone(), sha.clone())])];
+        let e = create(work.path(), "bookworm", "amd64", &repos).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+
+        std::fs::remove_file(&link).unwrap();
+        std::fs::write(&link, "HELLO").unwrap();
+        let e = create(work.path(), "bookworm", "amd64", &repos).unwrap_err();
+        assert!(e.to_string().contains("changed in the cache"), "{e}");
+        assert!(e.to_string().contains(&sha), "{e}");
+    }
 }

@@ -4,16 +4,16 @@
 //!   private mount namespace. When the build ends, however it ends (even `kill -9` of the
 //!   isoforge process), the kernel kills every process it started and drops every mount
 //!   mmdebstrap made, so nothing is left running or mounted on the host.
-//! - [`remove_tree`]: deletes a work directory without ever descending into a mount point
-//!   (a bind-mounted `/dev` inside a rootfs must never be emptied).
 //! - [`Variation`]: what `isoforge verify` changes for its second build: host and domain name
 //!   (UTS namespace), the `/etc/hostname` file tools copy, and the umask.
+//!
+//! Removing a work directory, mounts and all, is `isoforge_fs::remove_tree`.
 
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -125,79 +125,6 @@ fn make_mounts_private() -> io::Result<()> {
     }
 }
 
-/// Mount points at or below `dir`, deepest first, from `/proc/self/mountinfo`.
-pub fn mounts_under(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let dir = dir.canonicalize()?;
-    let info = std::fs::read_to_string("/proc/self/mountinfo")?;
-    let mut found: Vec<PathBuf> = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| PathBuf::from(unescape_mountinfo(p)))
-        .filter(|p| p.starts_with(&dir))
-        .collect();
-    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    found.dedup();
-    Ok(found)
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal `\NNN`.
-fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Lazily unmounts everything mounted at or below `dir` (in this mount namespace).
-pub fn unmount_under(dir: &Path) -> Result<(), Error> {
-    if !dir.exists() {
-        return Ok(());
-    }
-    let mounts = mounts_under(dir).map_err(io_err("cannot read /proc/self/mountinfo"))?;
-    for m in mounts {
-        nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH)
-            .map_err(|e| io_err(format!("cannot unmount {}", m.display()))(e.into()))?;
-    }
-    Ok(())
-}
-
-/// Removes `dir` and everything in it, first unmounting anything mounted below it, and never
-/// crossing into another file system even if a mount appeared meanwhile.
-pub fn remove_tree(dir: &Path) -> Result<(), Error> {
-    if std::fs::symlink_metadata(dir).is_err() {
-        return Ok(());
-    }
-    unmount_under(dir)?;
-    let walk = walkdir::WalkDir::new(dir)
-        .contents_first(true)
-        .same_file_system(true)
-        .follow_links(false);
-    for entry in walk {
-        let entry =
-            entry.map_err(|e| io_err(format!("cannot remove {}", dir.display()))(e.into()))?;
-        let path = entry.path();
-        let res = if entry.file_type().is_dir() {
-            std::fs::remove_dir(path)
-        } else {
-            std::fs::remove_file(path)
-        };
-        res.map_err(io_err(format!("cannot remove {}", path.display())))?;
-    }
-    Ok(())
-}
-
 /// The environment differences `isoforge verify` applies to a build it starts.
 #[derive(Debug, Clone)]
 pub struct Variation {
@@ -254,26 +181,6 @@ fn check(r: libc::c_int) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mountinfo_unescape() {
-        assert_eq!(unescape_mountinfo(r"/a\040b\134c"), r"/a b\c");
-        assert_eq!(unescape_mountinfo(r"/plain\"), r"/plain\");
-    }
-
-    #[test]
-    fn remove_tree_removes_everything_without_following_links() {
-        let outside = tempfile::tempdir().unwrap();
-        std::fs::write(outside.path().join("keep"), "x").unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("rootfs");
-        std::fs::create_dir_all(root.join("etc/sub")).unwrap();
-        std::fs::write(root.join("etc/sub/f"), "y").unwrap();
-        std::os::unix::fs::symlink(outside.path(), root.join("etc/link")).unwrap();
-        remove_tree(&root).unwrap();
-        assert!(!root.exists());
-        assert!(outside.path().join("keep").exists());
-    }
 
     #[test]
     fn variation_changes_what_a_child_sees() {

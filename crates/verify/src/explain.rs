@@ -65,15 +65,14 @@ fn write_report(
     file: &Path,
 ) -> Result<(), Error> {
     let err = || format!("cannot write {}", file.display());
-    let dir = file.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(err()))?;
-    let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+    let fs_err = |e: isoforge_fs::Error| Error::Failed(e.to_string());
+    let mut tmp = isoforge_fs::AtomicFile::create(file).map_err(fs_err)?;
+    let mut out = std::io::BufWriter::new(&mut tmp);
     isoforge_diff::render::render(report, format, &mut out)
         .and_then(|()| out.flush())
         .map_err(io_err(err()))?;
     drop(out);
-    tmp.persist(file).map_err(|e| io_err(err())(e.error))?;
-    Ok(())
+    tmp.commit().map_err(fs_err)
 }
 
 #[cfg(test)]

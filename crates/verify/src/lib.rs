@@ -156,10 +156,8 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
         })?;
     let build_id = source.build_id();
     let dir = absolute(&opts.verify_root)?.join(&build_id);
-    if dir.exists() {
-        isoforge_sandbox::remove_tree(&dir)
-            .map_err(|e| Error::Failed(format!("cannot clear {}: {e}", dir.display())))?;
-    }
+    isoforge_fs::remove_tree(&dir)
+        .map_err(|e| Error::Failed(format!("cannot clear {}: {e}", dir.display())))?;
     std::fs::create_dir_all(&dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
     progress.note(format!(
         "verifying commit {} in {} (two builds from scratch)",
@@ -299,25 +297,16 @@ fn explain_differences(
 /// left alone, without `--force`).
 fn promote(report: &Report, opts: &Options) -> Result<Option<PathBuf>, Error> {
     let dest = opts.output_root.join(&report.build_id);
-    if dest.exists() {
-        if !opts.force {
-            return Ok(None);
-        }
-        isoforge_sandbox::remove_tree(&dest)
-            .map_err(|e| Error::Failed(format!("cannot replace {}: {e}", dest.display())))?;
-    }
-    std::fs::create_dir_all(&opts.output_root).map_err(io_err(format!(
-        "cannot create {}",
-        opts.output_root.display()
-    )))?;
-    match std::fs::rename(report.result_dir(0), &dest) {
+    let failed = |e: isoforge_fs::Error| Error::Failed(e.to_string());
+    let to = isoforge_fs::Dir::create(&opts.output_root).map_err(failed)?;
+    let (from, name) = isoforge_fs::Dir::open_parent(&report.result_dir(0)).map_err(failed)?;
+    // An old result (or a planted symlink) is exchanged out with --force, else left alone.
+    match isoforge_fs::replace_dir(&from, &name, &to, report.build_id.as_ref(), opts.force) {
         Ok(()) => Ok(Some(dest)),
+        Err(e) if e.kind() == Some(std::io::ErrorKind::AlreadyExists) => Ok(None),
         // Another file system: leave it where it is; the log says where.
-        Err(e) if e.raw_os_error() == Some(nix::libc::EXDEV) => Ok(None),
-        Err(e) => Err(io_err(format!(
-            "cannot move the result to {}",
-            dest.display()
-        ))(e)),
+        Err(e) if e.kind() == Some(std::io::ErrorKind::CrossesDevices) => Ok(None),
+        Err(e) => Err(failed(e)),
     }
 }
 

@@ -152,7 +152,7 @@ fn in_builder(args: Args) -> anyhow::Result<u8> {
             verified.extract(root.path())?;
             stage.done("");
             let code = runtime::run_chroot(root.path(), &mounts, &image.digest, &extra)?;
-            isoforge_sandbox::remove_tree(root.path())?;
+            isoforge_fs::remove_tree(root.path())?;
             Ok(u8::try_from(code).unwrap_or(exit::ERROR))
         }
         engine @ (Runtime::Docker | Runtime::Podman) => {

@@ -35,10 +35,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let dir = match args.dir {
         Some(d) => d,
         None => {
-            // Only a parsed (checked, hex) commit names the directory that is cleared.
-            let d = PathBuf::from("rebuild").join(recorded.build_id());
-            isoforge_sandbox::remove_tree(&d)?;
-            d
+            // Only a parsed (checked, hex) commit names the directory, and it is removed
+            // beneath `rebuild/` only.
+            let name = recorded.build_id();
+            isoforge_fs::Dir::create(Path::new("rebuild"))?.remove_tree(name)?;
+            PathBuf::from("rebuild").join(name)
         }
     };
     let report = isoforge_verify::rebuild::rebuild(
