@@ -212,7 +212,10 @@ fn lock_new(root: &Dir, build_id: &str) -> Result<(OsString, Flock<File>), Error
         ))(e.into())
     };
     for _ in 0..64 {
-        let tmp_name = OsString::from(format!("{TMP_PREFIX}{build_id}-{:016x}", random()));
+        let tmp_name = OsString::from(format!(
+            "{TMP_PREFIX}{build_id}-{:016x}",
+            isoforge_fs::random()
+        ));
         let lock = lock_name(&tmp_name);
         let flags =
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
@@ -238,19 +241,6 @@ fn lock_new(root: &Dir, build_id: &str) -> Result<(OsString, Flock<File>), Error
         }
     }
     Err(cannot(Errno::EEXIST))
-}
-
-/// A random number for temporary names (uniqueness comes from `O_EXCL`).
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
 }
 
 /// Removes temporary directories (and their locks) of builds that are no longer running:

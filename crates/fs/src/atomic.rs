@@ -168,8 +168,8 @@ fn one_component(dir: &Dir, name: &OsStr) -> Result<(), Error> {
     }
 }
 
-/// A random number for temporary names (uniqueness is enforced by `O_EXCL`).
-pub(crate) fn random() -> u64 {
+/// A random number for temporary names (uniqueness must come from `O_EXCL` or a lock).
+pub fn random() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
     h.write_u128(

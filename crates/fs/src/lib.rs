@@ -19,7 +19,7 @@ mod remove;
 use std::io;
 use std::path::PathBuf;
 
-pub use atomic::{AtomicFile, persist, replace_dir, write_atomic};
+pub use atomic::{AtomicFile, persist, random, replace_dir, write_atomic};
 pub use dir::{Dir, Kind};
 pub use remove::{mounts_under, remove_tree, remove_tree_at, unmount_under, unmount_under_dir};
 

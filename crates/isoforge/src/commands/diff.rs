@@ -38,7 +38,7 @@ pub struct Args {
     /// Total bytes that all decompressed streams of the comparison may take together
     /// (spooled to TMPDIR), e.g. 8G, 512M [default: 8G, or half the free space of TMPDIR if
     /// less]. Going over it is an error (exit 2), never a full disk.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = super::net::parse_size)]
     pub max_spool: Option<u64>,
     /// SOURCE_DATE_EPOCH the builds used, for hints [default: $SOURCE_DATE_EPOCH].
     #[arg(long, value_name = "SECONDS")]
@@ -191,43 +191,4 @@ fn default_spool_budget() -> u64 {
         .map(|v| v.blocks_available().saturating_mul(v.fragment_size()))
         .unwrap_or(u64::MAX);
     isoforge_diff::SpoolBudget::DEFAULT.min(free / 2)
-}
-
-/// `SIZE` as bytes: a number with an optional K, M, G or T suffix (powers of 1024).
-fn parse_size(v: &str) -> Result<u64, String> {
-    let t = v.trim();
-    let (digits, shift) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let shift = match c.to_ascii_uppercase() {
-                'K' => 10,
-                'M' => 20,
-                'G' => 30,
-                'T' => 40,
-                _ => return Err(format!("{v:?}: expected a size such as 512M or 8G")),
-            };
-            (&t[..i], shift)
-        }
-        _ => (t, 0),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{v:?}: expected a size such as 512M or 8G"))?;
-    n.checked_shl(shift)
-        .filter(|b| b >> shift == n)
-        .ok_or_else(|| format!("{v:?}: too large"))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sizes() {
-        use super::parse_size;
-        assert_eq!(parse_size("512"), Ok(512));
-        assert_eq!(parse_size("4k"), Ok(4096));
-        assert_eq!(parse_size("8G"), Ok(8 << 30));
-        assert!(parse_size("8X").is_err());
-        assert!(parse_size("-1").is_err());
-        assert!(parse_size("99999999999T").is_err());
-        assert!(parse_size("").is_err());
-    }
 }

@@ -65,5 +65,7 @@ mod tests {
         assert!(parse_size("1X").is_err());
         assert!(parse_size("G").is_err());
         assert!(parse_size("99999999999T").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("").is_err());
     }
 }
