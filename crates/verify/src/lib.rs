@@ -29,6 +29,8 @@ pub use compare::Compared;
 pub enum Error {
     #[error(transparent)]
     Inputs(#[from] isoforge_inputs::Error),
+    #[error(transparent)]
+    Fs(#[from] isoforge_fs::Error),
     #[error("{0}")]
     Failed(String),
     #[error("{context}: {source}")]
