@@ -5,11 +5,21 @@ use std::io::{self, Write};
 use super::{describe, percent};
 use crate::report::{ContentDiff, Node, Report};
 
-pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(r: &Report, full: bool, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "isoforge diff\n  A: {}\n  B: {}", r.a, r.b)?;
     writeln!(out, "{}", r.summary)?;
     if let Some(sde) = r.source_date_epoch {
         writeln!(out, "SOURCE_DATE_EPOCH: {sde}")?;
+    }
+    causes(r, out)?;
+    if !full {
+        if r.root.is_some() {
+            writeln!(
+                out,
+                "\nFull detail (every stream, member, field and byte range): add --full"
+            )?;
+        }
+        return Ok(());
     }
     if let Some(root) = &r.root {
         writeln!(out)?;
@@ -27,6 +37,51 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
                 h.examples.first().map_or("", String::as_str)
             )?;
             writeln!(out, "      remedy: {}", h.remedy)?;
+        }
+    }
+    Ok(())
+}
+
+/// Root differences by cause, then consequences folded into one line each.
+fn causes(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    if !r.causes.is_empty() {
+        let total: usize = r.causes.iter().map(|c| c.count).sum();
+        writeln!(out, "\nRoot differences ({total}, by cause):")?;
+        // Keep the list on one screen when there are many causes.
+        let per = if r.causes.len() <= 5 { 3 } else { 1 };
+        for c in &r.causes {
+            let more = c.count.saturating_sub(per.min(c.places.len()));
+            let more = if more > 0 {
+                format!(" (+{more} more)")
+            } else {
+                String::new()
+            };
+            writeln!(out, "  [{}] {}{more}", c.id, c.cause)?;
+            for p in c.places.iter().take(per) {
+                writeln!(out, "      {}", p.line())?;
+            }
+            writeln!(out, "      remedy: {}", c.remedy)?;
+        }
+    }
+    if !r.consequences.is_empty() {
+        writeln!(out, "\nConsequences (they follow from the above):")?;
+        for c in &r.consequences {
+            let shifts = if c.shifts.is_empty() {
+                String::new()
+            } else {
+                let s: Vec<String> = c.shifts.iter().map(|s| format!("{s:+}")).collect();
+                format!(", shifted by {} bytes", s.join(", "))
+            };
+            let bytes = if c.bytes > 0 {
+                format!(", {} byte(s)", c.bytes)
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "  [{}] {} place(s){bytes}{shifts}: {} (e.g. {})",
+                c.id, c.count, c.what, c.example
+            )?;
         }
     }
     Ok(())

@@ -119,7 +119,7 @@ pub fn assert_attributed(r: &Report, structure: &str, field: &str, a: &str, b: &
     });
     if !hit {
         let mut text = Vec::new();
-        r.render(isoforge_diff::OutputFormat::Text, &mut text)
+        r.render_full(isoforge_diff::OutputFormat::Text, &mut text)
             .unwrap();
         panic!(
             "no attribution {structure:?} / {field:?}: {a:?} vs {b:?} in:\n{}",
@@ -153,7 +153,8 @@ pub fn has_hint(r: &Report, id: &str) -> bool {
 
 pub fn text(r: &Report) -> String {
     let mut v = Vec::new();
-    r.render(isoforge_diff::OutputFormat::Text, &mut v).unwrap();
+    r.render_full(isoforge_diff::OutputFormat::Text, &mut v)
+        .unwrap();
     String::from_utf8(v).unwrap()
 }
 

@@ -1,0 +1,216 @@
+//! Causes first: splits a report's differences into root differences, grouped by their
+//! cause (hint), and consequences (moved data, offsets, sizes, counts, checksums), folded into
+//! one group per kind, so the reader meets what to fix before what follows from it.
+
+use std::collections::BTreeSet;
+
+use crate::report::{
+    Attribution, CauseGroup, Change, ConsequenceGroup, Hint, LOCATION_SEP, Node, Place, Report,
+    RootDifference,
+};
+use crate::textfmt::Kind;
+
+/// Root differences kept per group (all are counted).
+const PLACES: usize = 5;
+/// Shifts listed for moved data.
+const SHIFTS: usize = 6;
+
+fn is_consequence(h: &Hint) -> bool {
+    matches!(h.id, "consequence" | "moved")
+}
+
+/// The first hint naming a cause, or `None` when every hint is a consequence (or none).
+fn cause_of(hints: &[Hint]) -> Option<&Hint> {
+    hints.iter().find(|h| !is_consequence(h))
+}
+
+#[derive(Default)]
+struct Groups {
+    causes: Vec<CauseGroup>,
+    consequences: Vec<ConsequenceGroup>,
+}
+
+impl Groups {
+    fn root(&mut self, hint: Option<&Hint>, d: RootDifference) {
+        let (id, cause, remedy) = match hint {
+            Some(h) => (h.id.to_string(), h.cause.clone(), h.remedy.clone()),
+            None => (
+                "unknown".to_string(),
+                "no known cause".to_string(),
+                "look at the values below; the full report (--full) has the context".to_string(),
+            ),
+        };
+        let g = match self
+            .causes
+            .iter_mut()
+            .position(|g| g.id == id && g.cause == cause)
+        {
+            Some(i) => &mut self.causes[i],
+            None => {
+                self.causes.push(CauseGroup {
+                    id,
+                    cause,
+                    remedy,
+                    count: 0,
+                    places: Vec::new(),
+                });
+                self.causes.last_mut().expect("just pushed")
+            }
+        };
+        g.count += 1;
+        if g.places.len() < PLACES {
+            g.places.push(d);
+        }
+    }
+
+    fn consequence(&mut self, h: &Hint, example: String, bytes: u64, shift: Option<i64>) {
+        let g = match self.consequences.iter_mut().position(|g| g.id == h.id) {
+            Some(i) => &mut self.consequences[i],
+            None => {
+                let what = match h.id {
+                    "moved" => "data that only moved: something before it grew or shrank".into(),
+                    "consequence" => {
+                        "locations, sizes, counts and checksums that follow from other differences"
+                            .into()
+                    }
+                    _ => h.cause.clone(),
+                };
+                self.consequences.push(ConsequenceGroup {
+                    id: h.id.to_string(),
+                    what,
+                    count: 0,
+                    bytes: 0,
+                    shifts: Vec::new(),
+                    example,
+                });
+                self.consequences.last_mut().expect("just pushed")
+            }
+        };
+        g.count += 1;
+        g.bytes += bytes;
+        if let Some(s) = shift.filter(|s| !g.shifts.contains(s)) {
+            if g.shifts.len() < SHIFTS {
+                g.shifts.push(s);
+            }
+        }
+    }
+}
+
+fn is_text_format(kind: &str) -> bool {
+    [
+        Kind::Deb822,
+        Kind::Sums,
+        Kind::Json,
+        Kind::Lock,
+        Kind::KeyValue,
+        Kind::Passwd,
+        Kind::Group,
+    ]
+    .iter()
+    .any(|k| k.name() == kind)
+}
+
+fn place_value(p: &Option<Place>) -> Option<String> {
+    match p {
+        Some(p) => p.value.clone(),
+        None => Some("(no bytes here)".into()),
+    }
+}
+
+fn range_root(n: &Node, r: &Attribution) -> RootDifference {
+    let p = r.a.as_ref().or(r.b.as_ref());
+    RootDifference {
+        location: n.location.clone(),
+        field: p.map(Place::label),
+        a: place_value(&r.a),
+        b: place_value(&r.b),
+    }
+}
+
+/// Groups the differences of `r` (hints already collected).
+pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
+    let mut g = Groups::default();
+    let nodes = r.nodes();
+    // Members described by a node of their own: the parent's ranges inside them repeat it.
+    let members: BTreeSet<String> = nodes
+        .iter()
+        .map(|n| format!("content of {}", n.name))
+        .collect();
+    for n in &nodes {
+        let at = |field: Option<String>, a: Option<String>, b: Option<String>| RootDifference {
+            location: n.location.clone(),
+            field,
+            a,
+            b,
+        };
+        if n.change != Change::Modified {
+            let side = if n.change == Change::Added { "B" } else { "A" };
+            let note = n.notes.first().cloned();
+            g.root(
+                cause_of(&n.hints),
+                at(None, Some(format!("only in {side}")), note),
+            );
+            continue;
+        }
+        for f in &n.fields {
+            let d = at(Some(f.field.clone()), Some(f.a.clone()), Some(f.b.clone()));
+            match (cause_of(&f.hints), f.hints.first()) {
+                (Some(h), _) => g.root(Some(h), d),
+                (None, Some(h)) => g.consequence(h, d.line(), 0, None),
+                (None, None) => g.root(None, d),
+            }
+        }
+        // A node's own hints (known offender paths, changed text lines, entry order).
+        let own = cause_of(&n.hints);
+        if let Some(h) = own {
+            let what = n
+                .notes
+                .iter()
+                .find(|x| x.contains("order"))
+                .cloned()
+                .or_else(|| n.content.is_some().then(|| "content differs".to_string()));
+            g.root(Some(h), at(None, what, None));
+        } else if n.content.is_some() && (!is_text_format(&n.kind) || n.fields.is_empty()) {
+            g.root(None, at(None, Some("content differs".into()), None));
+        }
+        let Some(b) = &n.bytes else { continue };
+        if !is_text_format(&n.kind) {
+            for x in &b.ranges {
+                let inner = |p: &Option<Place>| {
+                    p.as_ref()
+                        .and_then(|p| p.structure.first())
+                        .is_some_and(|s| members.contains(s))
+                };
+                match (cause_of(&x.hints), x.hints.first()) {
+                    (Some(h), _) => g.root(Some(h), range_root(n, x)),
+                    (None, Some(h)) => {
+                        let ex =
+                            format!("{}{LOCATION_SEP}{}", n.location, super::render::describe(x));
+                        g.consequence(h, ex, x.differing, x.moved_by)
+                    }
+                    // Already reported by the member's own node.
+                    (None, None) if inner(&x.a) || inner(&x.b) => {}
+                    (None, None) => g.root(None, range_root(n, x)),
+                }
+            }
+        }
+        let unexplained = b.unattributed.len() as u64 + b.unattributed_omitted;
+        if unexplained > 0 {
+            let bytes: u64 = b.unattributed.iter().map(|u| u.differing).sum();
+            g.root(
+                None,
+                at(
+                    Some("bytes no structure explains".into()),
+                    Some(format!(
+                        "{unexplained} range(s), {bytes}+ byte(s) (hex windows in --full)"
+                    )),
+                    None,
+                ),
+            );
+        }
+    }
+    // Unknown causes last; the rest by how many places they explain.
+    g.causes
+        .sort_by_key(|c| (c.id == "unknown", std::cmp::Reverse(c.count)));
+    (g.causes, g.consequences)
+}
