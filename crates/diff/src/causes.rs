@@ -27,11 +27,18 @@ fn cause_of(hints: &[Hint]) -> Option<&Hint> {
 #[derive(Default)]
 struct Groups {
     causes: Vec<CauseGroup>,
+    /// The rank of each shown place, per group.
+    ranks: Vec<Vec<u8>>,
     consequences: Vec<ConsequenceGroup>,
 }
 
 impl Groups {
+    /// Adds a root difference; `rank` orders the places shown (lower first).
     fn root(&mut self, hint: Option<&Hint>, d: RootDifference) {
+        self.ranked(hint, d, 0)
+    }
+
+    fn ranked(&mut self, hint: Option<&Hint>, d: RootDifference, rank: u8) {
         let (id, cause, remedy) = match hint {
             Some(h) => (h.id.to_string(), h.cause.clone(), h.remedy.clone()),
             None => (
@@ -40,12 +47,12 @@ impl Groups {
                 "look at the values below; the full report (--full) has the context".to_string(),
             ),
         };
-        let g = match self
+        let i = match self
             .causes
-            .iter_mut()
+            .iter()
             .position(|g| g.id == id && g.cause == cause)
         {
-            Some(i) => &mut self.causes[i],
+            Some(i) => i,
             None => {
                 self.causes.push(CauseGroup {
                     id,
@@ -54,12 +61,38 @@ impl Groups {
                     count: 0,
                     places: Vec::new(),
                 });
-                self.causes.last_mut().expect("just pushed")
+                self.ranks.push(Vec::new());
+                self.causes.len() - 1
             }
         };
+        let (g, ranks) = (&mut self.causes[i], &mut self.ranks[i]);
         g.count += 1;
-        if g.places.len() < PLACES {
-            g.places.push(d);
+        // Show different things first: one place per member or structure, the most telling
+        // first (a member's own field before the same fact seen in raw bytes; change and
+        // access times last: they follow from handling).
+        let f = d.field.as_deref().unwrap_or("").to_lowercase();
+        let rank = rank + 2 * u8::from(f.contains("change time") || f.contains("access time"));
+        let subject = |d: &RootDifference, rank: u8| {
+            let f = d.field.as_deref().unwrap_or("");
+            if rank % 2 == 0 {
+                d.location.clone()
+            } else {
+                format!("{} {}", d.location, f.split(", ").next().unwrap_or(f))
+            }
+        };
+        if g.places
+            .iter()
+            .zip(ranks.iter())
+            .any(|(p, &r)| subject(p, r) == subject(&d, rank))
+        {
+            return;
+        }
+        let at = ranks.iter().position(|&r| r > rank).unwrap_or(ranks.len());
+        if at < PLACES {
+            g.places.insert(at, d);
+            ranks.insert(at, rank);
+            g.places.truncate(PLACES);
+            ranks.truncate(PLACES);
         }
     }
 
@@ -182,7 +215,7 @@ pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
                         .is_some_and(|s| members.contains(s))
                 };
                 match (cause_of(&x.hints), x.hints.first()) {
-                    (Some(h), _) => g.root(Some(h), range_root(n, x)),
+                    (Some(h), _) => g.ranked(Some(h), range_root(n, x), 1),
                     (None, Some(h)) => {
                         let ex =
                             format!("{}{LOCATION_SEP}{}", n.location, super::render::describe(x));
@@ -190,7 +223,7 @@ pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
                     }
                     // Already reported by the member's own node.
                     (None, None) if inner(&x.a) || inner(&x.b) => {}
-                    (None, None) => g.root(None, range_root(n, x)),
+                    (None, None) => g.ranked(None, range_root(n, x), 1),
                 }
             }
         }

@@ -186,6 +186,26 @@ fn metadata_differences_are_attributed_to_their_fields() {
     // The report names the innermost structure with the outer one as context.
     let t = text(&r);
     assert!(t.contains("content of /boot/grub/efi.img › FAT boot sector, volume serial: 0x0fe31a17 vs 0x18d4f947"), "{t}");
+    // The default report opens with every planted cause, a place and its remedy.
+    assert_causes_first(
+        &r,
+        &[
+            "iso-volume-dates",
+            "iso-file-dates",
+            "gpt-guid",
+            "fat-serial",
+            "fat-dates",
+            "boot-catalog",
+        ],
+        &[
+            "volume serial: 0x0fe31a17 vs 0x18d4f947",
+            "/boot/grub/grub.cfg › recording date",
+            "/boot/grub/efi.img › /EFI",
+            "volume creation date",
+            "disk GUID",
+            "/boot.catalog",
+        ],
+    );
 }
 
 #[test]

@@ -47,8 +47,10 @@ fn causes(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !r.causes.is_empty() {
         let total: usize = r.causes.iter().map(|c| c.count).sum();
         writeln!(out, "\nRoot differences ({total}, by cause):")?;
-        // Keep the list on one screen when there are many causes.
-        let per = if r.causes.len() <= 5 { 3 } else { 1 };
+        // Keep the list on one screen (about 40 lines) when there are many causes.
+        let n = r.causes.len();
+        let spare = 28usize.saturating_sub(2 * n + r.consequences.len());
+        let per = (spare / n.max(1)).clamp(1, 3);
         for c in &r.causes {
             let more = c.count.saturating_sub(per.min(c.places.len()));
             let more = if more > 0 {

@@ -161,3 +161,30 @@ pub fn text(r: &Report) -> String {
 pub fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
+
+/// Asserts that the default text report opens with the causes: its first 40 lines name each
+/// of `planted` (hint ids) with its remedy, and each of `places` (a field or path it names).
+pub fn assert_causes_first(r: &Report, planted: &[&str], places: &[&str]) {
+    let mut v = Vec::new();
+    r.render(isoforge_diff::OutputFormat::Text, &mut v).unwrap();
+    let t = String::from_utf8(v).unwrap();
+    let head: String = t.lines().take(40).collect::<Vec<_>>().join("\n");
+    for id in planted {
+        let c = r
+            .causes
+            .iter()
+            .find(|c| c.id == *id)
+            .unwrap_or_else(|| panic!("no root cause [{id}]:\n{t}"));
+        assert!(
+            head.contains(&format!("[{id}]")),
+            "[{id}] not in the first 40 lines:\n{t}"
+        );
+        assert!(
+            head.contains(&c.remedy),
+            "remedy of [{id}] not in the first 40 lines:\n{t}"
+        );
+    }
+    for p in places {
+        assert!(head.contains(p), "{p:?} not in the first 40 lines:\n{t}");
+    }
+}
