@@ -11,12 +11,12 @@ use crate::report::{
 use crate::textfmt::Kind;
 
 /// Root differences kept per group (all are counted).
-const PLACES: usize = 5;
+const PLACES: usize = 8;
 /// Shifts listed for moved data.
 const SHIFTS: usize = 6;
 
 fn is_consequence(h: &Hint) -> bool {
-    matches!(h.id, "consequence" | "moved")
+    matches!(h.id, "consequence" | "moved" | "inode-numbers")
 }
 
 /// The first hint naming a cause, or `None` when every hint is a consequence (or none).
@@ -169,6 +169,17 @@ pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
         .iter()
         .map(|n| format!("content of {}", n.name))
         .collect();
+    let names: BTreeSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    // A structure named after a differing member ("inode of /etc/x", "tar header of /etc/x")
+    // holds that member's fields in raw form: its node already lists them.
+    let of_member = |p: &Option<Place>| {
+        p.as_ref().is_some_and(|p| {
+            p.structure.iter().any(|s| {
+                s.rsplit_once(" of ")
+                    .is_some_and(|(_, m)| names.contains(m))
+            })
+        })
+    };
     for n in &nodes {
         let at = |field: Option<String>, a: Option<String>, b: Option<String>| RootDifference {
             location: n.location.clone(),
@@ -179,10 +190,8 @@ pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
         if n.change != Change::Modified {
             let side = if n.change == Change::Added { "B" } else { "A" };
             let note = n.notes.first().cloned();
-            g.root(
-                cause_of(&n.hints),
-                at(None, Some(format!("only in {side}")), note),
-            );
+            let what = note.unwrap_or_else(|| format!("only in {side}"));
+            g.root(cause_of(&n.hints), at(None, Some(what), None));
             continue;
         }
         for f in &n.fields {
@@ -222,7 +231,8 @@ pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
                         g.consequence(h, ex, x.differing, x.moved_by)
                     }
                     // Already reported by the member's own node.
-                    (None, None) if inner(&x.a) || inner(&x.b) => {}
+                    (None, None)
+                        if inner(&x.a) || inner(&x.b) || of_member(&x.a) || of_member(&x.b) => {}
                     (None, None) => g.ranked(None, range_root(n, x), 1),
                 }
             }

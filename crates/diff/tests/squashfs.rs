@@ -103,6 +103,21 @@ fn planted_differences_are_reported_with_path_field_and_values() {
     assert!(has_hint(&r, "owner"), "owner hint");
     assert!(has_hint(&r, "file-set"), "file-set hint");
     assert_fully_attributed(&r);
+    // The default report opens with every planted difference, its place and remedy.
+    assert_causes_first(
+        &r,
+        &["umask", "owner", "file-set"],
+        &[
+            "/etc/motd",
+            "/etc/issue › ",
+            "/usr/bin/tool › mode",
+            "/srv/data › uid",
+            "/etc/link › symlink target",
+            "/etc/added",
+            "/etc/removed",
+            "/srv/big",
+        ],
+    );
 }
 
 #[test]

@@ -51,7 +51,12 @@ fn causes(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         let n = r.causes.len();
         let spare = 28usize.saturating_sub(2 * n + r.consequences.len());
         let per = (spare / n.max(1)).clamp(1, 3);
+        // Differences with no known cause get the rest of the room: nothing explains them.
+        let unknown = spare
+            .saturating_sub(per * n.saturating_sub(1))
+            .clamp(per, 8);
         for c in &r.causes {
+            let per = if c.id == "unknown" { unknown } else { per };
             let more = c.count.saturating_sub(per.min(c.places.len()));
             let more = if more > 0 {
                 format!(" (+{more} more)")
