@@ -257,3 +257,67 @@ pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
         .sort_by_key(|c| (c.id == "unknown", std::cmp::Reverse(c.count)));
     (g.causes, g.consequences)
 }
+
+impl Report {
+    /// One line saying how this pair differs, for a list of artefacts: "identical",
+    /// "differs only in Build-Tools (apt 2.6.1 vs 2.6.2)", "differs only as a consequence
+    /// (the checksums of BUILD_INFO)" or "differs in 12 places (causes: fat-serial, ...)".
+    /// `also_differing` names files that differ elsewhere: a checksum list's lines for them
+    /// are consequences.
+    pub fn brief(&self, also_differing: &[&str]) -> String {
+        if self.identical {
+            return "identical".into();
+        }
+        let basename = |s: &str| s.rsplit('/').next().unwrap_or(s).to_string();
+        let sums = self
+            .root
+            .as_ref()
+            .is_some_and(|n| n.kind == Kind::Sums.name());
+        let mut heads: Vec<(String, Vec<String>)> = Vec::new();
+        let mut consequences = Vec::new();
+        let total: usize = self.causes.iter().map(|c| c.count).sum();
+        for p in self.causes.iter().flat_map(|c| &c.places) {
+            let field = p.field.clone().unwrap_or_default();
+            if sums
+                && also_differing
+                    .iter()
+                    .any(|d| basename(d) == basename(&field))
+            {
+                consequences.push(basename(&field));
+                continue;
+            }
+            let vals = match (&p.a, &p.b) {
+                (Some(a), Some(b)) => format!("{a} vs {b}"),
+                (a, b) => a.clone().or(b.clone()).unwrap_or_default(),
+            };
+            let (head, item) = match field.split_once(LOCATION_SEP) {
+                Some((h, rest)) => (h.to_string(), format!("{rest} {vals}")),
+                None if field.is_empty() => (basename(&p.location), vals),
+                None => (field.clone(), vals),
+            };
+            match heads.iter_mut().find(|(h, _)| *h == head) {
+                Some((_, items)) => items.push(item),
+                None => heads.push((head, vec![item])),
+            }
+        }
+        let shown: usize = heads.iter().map(|h| h.1.len()).sum::<usize>() + consequences.len();
+        if total == 0 || shown < total {
+            if total == 0 {
+                return "differs only as a consequence of other differences".into();
+            }
+            let ids: Vec<&str> = self.causes.iter().map(|c| c.id.as_str()).collect();
+            return format!("differs in {total} places (causes: {})", ids.join(", "));
+        }
+        if heads.is_empty() {
+            return format!(
+                "differs only as a consequence (the checksums of {})",
+                consequences.join(", ")
+            );
+        }
+        let parts: Vec<String> = heads
+            .iter()
+            .map(|(h, items)| format!("{h} ({})", items.join(", ")))
+            .collect();
+        format!("differs only in {}", parts.join("; "))
+    }
+}

@@ -106,6 +106,18 @@ fn one_tool_version_is_one_root_difference_and_sums_are_consequences() {
     let b = bi.bytes.as_ref().expect("BUILD_INFO has a byte report");
     assert!(b.differing > 0);
     assert_eq!(b.attributed, b.differing);
+    // One line per artefact, as isoforge verify prints them.
+    let file = |side: &str, n: &str| d.path().join(side).join(n);
+    let one = |n: &str| report(&file("a", n), &file("b", n));
+    assert_eq!(
+        one("BUILD_INFO").brief(&[]),
+        "differs only in Build-Tools (apt 2.6.1 vs 2.6.2)"
+    );
+    assert_eq!(
+        one("SHA256SUMS").brief(&["BUILD_INFO"]),
+        "differs only as a consequence (the checksums of BUILD_INFO)"
+    );
+    assert_eq!(one("silvermetal.iso").brief(&[]), "identical");
     let t = text(&r);
     assert!(t.lines().count() <= 40, "{t}");
     assert!(t.contains("Build-Tools › apt: 2.6.1 vs 2.6.2"), "{t}");
