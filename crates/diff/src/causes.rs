@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use crate::report::{
-    Attribution, CauseGroup, Change, ConsequenceGroup, Hint, LOCATION_SEP, Node, Place, Report,
-    RootDifference,
+    Attribution, CauseGroup, Change, ConsequenceGroup, ContentDiff, Hint, LOCATION_SEP, Node,
+    Place, Report, RootDifference,
 };
 use crate::textfmt::Kind;
 
@@ -160,6 +160,32 @@ fn range_root(n: &Node, r: &Attribution) -> RootDifference {
     }
 }
 
+/// The first removed and added lines of a text diff, to show next to "content".
+fn first_lines(n: &Node) -> Option<(String, String)> {
+    let Some(ContentDiff::Text { unified, .. }) = &n.content else {
+        return None;
+    };
+    let first = |sign: char, header: &str| {
+        unified
+            .lines()
+            .find(|l| l.starts_with(sign) && !l.starts_with(header))
+            .map(|l| clip(&l[1..]))
+    };
+    let (a, b) = (first('-', "---"), first('+', "+++"));
+    (a.is_some() || b.is_some()).then(|| {
+        let none = || "(no line)".to_string();
+        (a.unwrap_or_else(none), b.unwrap_or_else(none))
+    })
+}
+
+fn clip(s: &str) -> String {
+    const MAX: usize = 100;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 /// Groups the differences of `r` (hints already collected).
 pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
     let mut g = Groups::default();
@@ -213,7 +239,11 @@ pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
                 .or_else(|| n.content.is_some().then(|| "content differs".to_string()));
             g.root(Some(h), at(None, what, None));
         } else if n.content.is_some() && (!is_text_format(&n.kind) || n.fields.is_empty()) {
-            g.root(None, at(None, Some("content differs".into()), None));
+            let d = match first_lines(n) {
+                Some((a, b)) => at(Some("content".into()), Some(a), Some(b)),
+                None => at(None, Some("content differs".into()), None),
+            };
+            g.root(None, d);
         }
         let Some(b) = &n.bytes else { continue };
         if !is_text_format(&n.kind) {
@@ -238,7 +268,9 @@ pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
             }
         }
         let unexplained = b.unattributed.len() as u64 + b.unattributed_omitted;
-        if unexplained > 0 {
+        // A text diff explains its own bytes.
+        let text = matches!(n.content, Some(ContentDiff::Text { .. }));
+        if unexplained > 0 && !text {
             let bytes: u64 = b.unattributed.iter().map(|u| u.differing).sum();
             g.root(
                 None,
