@@ -664,6 +664,9 @@ mod tests {
         // Deeply nested JSON is refused by serde_json's recursion limit, not a stack overflow.
         let deep = "[".repeat(100_000);
         assert!(compare("d.json", &deep, &deep).is_none());
+        // Too many records: left to the plain diff, not listed.
+        let many: String = (0..MAX_RECORDS + 1).map(|i| format!("K{i}=v\n")).collect();
+        assert!(compare("x.env", &many, "K=v\n").is_none());
         // Continuation before any field: not deb822, no panic.
         assert!(compare("BUILD_INFO", " x\n", " y\n").is_none());
     }
