@@ -102,6 +102,9 @@ impl Groups {
             None => {
                 let what = match h.id {
                     "moved" => "data that only moved: something before it grew or shrank".into(),
+                    "compressed" => {
+                        "compressed bytes whose decompressed content is compared on its own".into()
+                    }
                     "consequence" => {
                         "locations, sizes, counts and checksums that follow from other differences"
                             .into()
@@ -157,6 +160,24 @@ fn range_root(n: &Node, r: &Attribution) -> RootDifference {
         field: p.map(Place::label),
         a: place_value(&r.a),
         b: place_value(&r.b),
+    }
+}
+
+/// A consequence hint for a range whose structure only reflects other data.
+fn derived_role(p: &Option<Place>) -> Option<Hint> {
+    let role = p.as_ref()?.role.as_str();
+    match role {
+        "compressed" => Some(Hint {
+            id: "compressed",
+            cause: "compressed bytes: they differ because what they hold differs".into(),
+            remedy: "fix the differences of the decompressed content (listed on its own)".into(),
+        }),
+        "size" | "pointer" | "count" | "checksum" | "padding" => Some(Hint {
+            id: "consequence",
+            cause: "a location, size, count or checksum".into(),
+            remedy: "fix the other differences; this one follows from them".into(),
+        }),
+        _ => None,
     }
 }
 
@@ -263,6 +284,13 @@ pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
                     // Already reported by the member's own node.
                     (None, None)
                         if inner(&x.a) || inner(&x.b) || of_member(&x.a) || of_member(&x.b) => {}
+                    // Compressed bytes, sizes and pointers follow from what they hold.
+                    (None, None) if derived_role(&x.a).or(derived_role(&x.b)).is_some() => {
+                        let h = derived_role(&x.a).or(derived_role(&x.b)).expect("checked");
+                        let ex =
+                            format!("{}{LOCATION_SEP}{}", n.location, super::render::describe(x));
+                        g.consequence(&h, ex, x.differing, x.moved_by)
+                    }
                     (None, None) => g.ranked(None, range_root(n, x), 1),
                 }
             }

@@ -42,21 +42,48 @@ pub fn render(r: &Report, full: bool, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// Lines the default report may use: one screen.
+const SCREEN: usize = 40;
+
+/// How many places of each cause group fit on one screen: one each, then one more per group
+/// in turn while lines are left.
+fn places_shown(r: &Report) -> Vec<usize> {
+    let n = r.causes.len();
+    let header = 4 + usize::from(r.source_date_epoch.is_some()) + 2;
+    let consequences = if r.consequences.is_empty() {
+        0
+    } else {
+        r.consequences.len() + 2
+    };
+    let mut budget = SCREEN.saturating_sub(header + 2 * n + consequences + 2);
+    let mut shown = vec![0usize; n];
+    loop {
+        let mut added = false;
+        for (i, c) in r.causes.iter().enumerate() {
+            if budget > 0 && shown[i] < c.places.len() {
+                shown[i] += 1;
+                budget -= 1;
+                added = true;
+            }
+        }
+        if !added {
+            break;
+        }
+    }
+    // At least one place per group, even past the screen.
+    for (i, c) in r.causes.iter().enumerate() {
+        shown[i] = shown[i].max(c.places.len().min(1));
+    }
+    shown
+}
+
 /// Root differences by cause, then consequences folded into one line each.
 fn causes(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !r.causes.is_empty() {
         let total: usize = r.causes.iter().map(|c| c.count).sum();
         writeln!(out, "\nRoot differences ({total}, by cause):")?;
-        // Keep the list on one screen (about 40 lines) when there are many causes.
-        let n = r.causes.len();
-        let spare = 28usize.saturating_sub(2 * n + r.consequences.len());
-        let per = (spare / n.max(1)).clamp(1, 3);
-        // Differences with no known cause get the rest of the room: nothing explains them.
-        let unknown = spare
-            .saturating_sub(per * n.saturating_sub(1))
-            .clamp(per, 8);
-        for c in &r.causes {
-            let per = if c.id == "unknown" { unknown } else { per };
+        let shown = places_shown(r);
+        for (c, &per) in r.causes.iter().zip(&shown) {
             let more = c.count.saturating_sub(per.min(c.places.len()));
             let more = if more > 0 {
                 format!(" (+{more} more)")

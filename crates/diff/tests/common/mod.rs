@@ -168,6 +168,8 @@ pub fn assert_causes_first(r: &Report, planted: &[&str], places: &[&str]) {
     let mut v = Vec::new();
     r.render(isoforge_diff::OutputFormat::Text, &mut v).unwrap();
     let t = String::from_utf8(v).unwrap();
+    // One screen: the whole default report fits in about 40 lines.
+    assert!(t.lines().count() <= 42, "longer than a screen:\n{t}");
     let head: String = t.lines().take(40).collect::<Vec<_>>().join("\n");
     for id in planted {
         let c = r
