@@ -241,24 +241,38 @@ pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
             g.root(cause_of(&n.hints), at(None, Some(what), None));
             continue;
         }
+        // A node's own hints (known offender paths, changed text lines, entry order).
+        let own = cause_of(&n.hints);
+        let size_follows = Hint {
+            id: "consequence",
+            cause: "a size that follows from the content".into(),
+            remedy: String::new(),
+        };
         for f in &n.fields {
             let d = at(Some(f.field.clone()), Some(f.a.clone()), Some(f.b.clone()));
             match (cause_of(&f.hints), f.hints.first()) {
                 (Some(h), _) => g.root(Some(h), d),
                 (None, Some(h)) => g.consequence(h, d.line(), 0, None),
-                (None, None) => g.root(None, d),
+                // The size of a member whose content differs follows from it.
+                (None, None) if f.field == "size" && n.content.is_some() => {
+                    g.consequence(&size_follows, d.line(), 0, None)
+                }
+                // Fields of a known offender (a log's records) belong to its cause.
+                (None, None) => g.root(own, d),
             }
         }
-        // A node's own hints (known offender paths, changed text lines, entry order).
-        let own = cause_of(&n.hints);
         if let Some(h) = own {
-            let what = n
-                .notes
-                .iter()
-                .find(|x| x.contains("order"))
-                .cloned()
-                .or_else(|| n.content.is_some().then(|| "content differs".to_string()));
-            g.root(Some(h), at(None, what, None));
+            let order = n.notes.iter().find(|x| x.contains("order")).cloned();
+            let d = match (order, first_lines(n)) {
+                (Some(o), _) => at(None, Some(o), None),
+                (None, Some((a, b))) => at(Some("content".into()), Some(a), Some(b)),
+                (None, None) => at(
+                    None,
+                    n.content.is_some().then(|| "content differs".to_string()),
+                    None,
+                ),
+            };
+            g.root(Some(h), d);
         } else if n.content.is_some() && (!is_text_format(&n.kind) || n.fields.is_empty()) {
             let d = match first_lines(n) {
                 Some((a, b)) => at(Some("content".into()), Some(a), Some(b)),

@@ -55,8 +55,20 @@ fn places_shown(r: &Report) -> Vec<usize> {
     } else {
         r.consequences.len() + 2
     };
+    // Each group takes two lines with its first place; more places while lines are left,
+    // those of no known cause first (nothing else explains them), then in turn.
     let mut budget = SCREEN.saturating_sub(header + 2 * n + consequences + 2);
-    let mut shown = vec![0usize; n];
+    let mut shown: Vec<usize> = r.causes.iter().map(|c| c.places.len().min(1)).collect();
+    for (i, c) in r
+        .causes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.id == "unknown")
+    {
+        let add = c.places.len().saturating_sub(shown[i]).min(budget);
+        shown[i] += add;
+        budget -= add;
+    }
     loop {
         let mut added = false;
         for (i, c) in r.causes.iter().enumerate() {
@@ -70,10 +82,6 @@ fn places_shown(r: &Report) -> Vec<usize> {
             break;
         }
     }
-    // At least one place per group, even past the screen.
-    for (i, c) in r.causes.iter().enumerate() {
-        shown[i] = shown[i].max(c.places.len().min(1));
-    }
     shown
 }
 
@@ -83,6 +91,15 @@ fn causes(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         let total: usize = r.causes.iter().map(|c| c.count).sum();
         writeln!(out, "\nRoot differences ({total}, by cause):")?;
         let shown = places_shown(r);
+        // The outer inputs' name starts every location: leave it out.
+        let root = r
+            .root
+            .as_ref()
+            .map(|n| format!("{}{}", n.location, crate::report::LOCATION_SEP));
+        let short = |l: String| match &root {
+            Some(p) if l.starts_with(p.as_str()) => l[p.len()..].to_string(),
+            _ => l,
+        };
         for (c, &per) in r.causes.iter().zip(&shown) {
             let more = c.count.saturating_sub(per.min(c.places.len()));
             let more = if more > 0 {
@@ -90,11 +107,14 @@ fn causes(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             } else {
                 String::new()
             };
-            writeln!(out, "  [{}] {}{more}", c.id, c.cause)?;
-            for p in c.places.iter().take(per) {
-                writeln!(out, "      {}", p.line())?;
+            // Two lines a cause: the first place, then the cause and its remedy.
+            let mut places = c.places.iter().take(per).map(|p| short(p.line()));
+            let first = places.next().unwrap_or_default();
+            writeln!(out, "  [{}] {first}{more}", c.id)?;
+            for p in places {
+                writeln!(out, "      {p}")?;
             }
-            writeln!(out, "      remedy: {}", c.remedy)?;
+            writeln!(out, "      {}; remedy: {}", c.cause, c.remedy)?;
         }
     }
     if !r.consequences.is_empty() {
