@@ -301,9 +301,11 @@ impl Report {
 
     fn collect_hints(&self) -> Vec<HintSummary> {
         let mut out: Vec<HintSummary> = Vec::new();
+        // Moved data is one hint, whatever the shift (the shifts are listed in its cause).
+        let mut shifts: Vec<i64> = Vec::new();
         let mut add = |h: &Hint, place: &str| match out
             .iter_mut()
-            .find(|x| x.id == h.id && x.cause == h.cause)
+            .find(|x| x.id == h.id && (x.cause == h.cause || h.id == "moved"))
         {
             Some(x) => {
                 x.occurrences += 1;
@@ -338,8 +340,21 @@ impl Report {
                     for h in &r.hints {
                         add(h, &place);
                     }
+                    if let Some(d) = r.moved_by.filter(|d| !shifts.contains(d)) {
+                        shifts.push(d);
+                    }
                 }
             }
+        }
+        if let Some(m) = out.iter_mut().find(|h| h.id == "moved") {
+            let mut listed: Vec<String> = shifts.iter().take(8).map(|d| format!("{d:+}")).collect();
+            if shifts.len() > 8 {
+                listed.push("…".into());
+            }
+            m.cause = format!(
+                "the same structures are at other offsets in B (shifted by {} bytes): something before them grew or shrank",
+                listed.join(", ")
+            );
         }
         // Derived consequences last: they are not causes.
         out.sort_by_key(|h| {
