@@ -74,7 +74,10 @@ impl Groups {
         let rank = rank + 2 * u8::from(f.contains("change time") || f.contains("access time"));
         let subject = |d: &RootDifference, rank: u8| {
             let f = d.field.as_deref().unwrap_or("");
-            if rank % 2 == 0 {
+            if f.contains(LOCATION_SEP) {
+                // A record of a text format (`Build-Tools › apt`): each is its own place.
+                format!("{} {f}", d.location)
+            } else if rank % 2 == 0 {
                 d.location.clone()
             } else {
                 format!("{} {}", d.location, f.split(", ").next().unwrap_or(f))
@@ -349,15 +352,27 @@ impl Report {
             .is_some_and(|n| n.kind == Kind::Sums.name());
         let mut heads: Vec<(String, Vec<String>)> = Vec::new();
         let mut consequences = Vec::new();
+        let mut folded = 0usize;
         let total: usize = self.causes.iter().map(|c| c.count).sum();
         for p in self.causes.iter().flat_map(|c| &c.places) {
             let field = p.field.clone().unwrap_or_default();
-            if sums
-                && also_differing
-                    .iter()
-                    .any(|d| basename(d) == basename(&field))
+            // The file a checksum line names: a sums line, or BUILD_INFO's Checksums-* entry.
+            let named = if sums {
+                Some(field.as_str())
+            } else {
+                field
+                    .split(LOCATION_SEP)
+                    .nth(1)
+                    .filter(|_| field.to_ascii_lowercase().starts_with("checksums-"))
+            };
+            if let Some(f) =
+                named.filter(|f| also_differing.iter().any(|d| basename(d) == basename(f)))
             {
-                consequences.push(basename(&field));
+                let f = basename(f);
+                folded += 1;
+                if !consequences.contains(&f) {
+                    consequences.push(f);
+                }
                 continue;
             }
             let vals = match (&p.a, &p.b) {
@@ -374,7 +389,7 @@ impl Report {
                 None => heads.push((head, vec![item])),
             }
         }
-        let shown: usize = heads.iter().map(|h| h.1.len()).sum::<usize>() + consequences.len();
+        let shown: usize = heads.iter().map(|h| h.1.len()).sum::<usize>() + folded;
         if total == 0 || shown < total {
             if total == 0 {
                 return "differs only as a consequence of other differences".into();

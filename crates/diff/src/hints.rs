@@ -493,6 +493,18 @@ pub fn for_record(kind: crate::textfmt::Kind, name: &str, c: &crate::textfmt::Ch
         }
         _ => false,
     };
+    // Provenance: `pkg:deb/debian/<name>@<version>`, with `?arch=` for the image's packages
+    // and without for the build tools.
+    let purl = |v: &Option<String>| {
+        let v = v.as_deref()?.trim_matches('"');
+        let rest = v.strip_prefix("pkg:deb/")?;
+        let (name, version) = rest.split_once('@')?;
+        Some((name.to_string(), version.contains("?arch=")))
+    };
+    let (tool, package) = match (kind, purl(&c.a), purl(&c.b)) {
+        (Kind::Json, Some((na, pa)), Some((nb, pb))) if na == nb && pa == pb => (!pa, pa),
+        _ => (tool, package),
+    };
     if tool {
         out.push(hint(
             "tool-versions",

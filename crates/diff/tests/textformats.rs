@@ -118,6 +118,15 @@ fn one_tool_version_is_one_root_difference_and_sums_are_consequences() {
         "differs only as a consequence (the checksums of BUILD_INFO)"
     );
     assert_eq!(one("silvermetal.iso").brief(&[]), "identical");
+    // Two tools and the ISO's checksum line (the ISO differs too): one line for the tools.
+    let mut x = info("2.6.2");
+    x.build_tools[1].1 = "1.3.6-1".into();
+    x.artefacts[0].sha256 = "45".repeat(32);
+    std::fs::write(file("b", "BUILD_INFO"), x.render()).unwrap();
+    assert_eq!(
+        one("BUILD_INFO").brief(&["silvermetal.iso"]),
+        "differs only in Build-Tools (apt 2.6.1 vs 2.6.2, mmdebstrap 1.3.5-2 vs 1.3.6-1)"
+    );
     let t = text(&r);
     assert!(t.lines().count() <= 40, "{t}");
     assert!(t.contains("Build-Tools › apt: 2.6.1 vs 2.6.2"), "{t}");
@@ -155,6 +164,8 @@ fn json_pair_names_the_json_path() {
     assert_eq!(f.a, "\"pkg:deb/debian/apt@2.6.1\"");
     assert_eq!(f.b, "\"pkg:deb/debian/apt@2.6.2\"");
     assert!(text(&r).contains("resolvedDependencies[41].uri"));
+    // A build tool's package URL (no ?arch=, as the provenance writes them) differs.
+    assert_eq!(f.hints.first().map(|h| h.id), Some("tool-versions"));
 }
 
 #[test]
