@@ -106,4 +106,118 @@ mod tests {
         std::fs::write(dir.path().join("BUILD_INFO"), "not: a build info\n").unwrap();
         assert_eq!(recorded(dir.path()), None);
     }
+
+    /// The way verify sums up two output directories: BUILD_INFO through the real writer
+    /// with apt upgraded between the builds, SHA256SUMS through `sha256sum`, the ISO alike.
+    #[test]
+    fn headline_says_the_iso_is_identical_and_what_build_info_differs_in() {
+        use isoforge_buildinfo::{Artefact, BuildInfo};
+        let info = |apt: &str| BuildInfo {
+            format: isoforge_buildinfo::FORMAT,
+            build_tool: "isoforge 0.1.0".into(),
+            source: "silvermetal".into(),
+            product_name: "Silvermetal".into(),
+            version: "1.0".into(),
+            architecture: "amd64".into(),
+            profile_sha256: "ab".repeat(32),
+            config_dir: "config".into(),
+            commit: "cd".repeat(20),
+            dirty_paths: vec![],
+            source_date_epoch: 1_764_000_000,
+            source_date_epoch_origin: "commit".into(),
+            snapshot_timestamp: "20261126T000000Z".into(),
+            snapshot_url: "https://snapshot.debian.org/archive/debian/20261126T000000Z".into(),
+            mirror: "https://deb.debian.org/debian".into(),
+            package_source: "snapshot".into(),
+            package_lock_sha256: "ef".repeat(32),
+            runtime: "host".into(),
+            builder_digest: "none".into(),
+            kernel: "6.1.0-28-amd64".into(),
+            build_tools: vec![
+                ("apt".into(), apt.into()),
+                ("xorriso".into(), "1.5.4".into()),
+            ],
+            environment: vec![],
+            installed: vec![],
+            artefacts: vec![Artefact {
+                sha256: "23".repeat(32),
+                size: 16,
+                name: "x.iso".into(),
+            }],
+        };
+        let d = tempfile::tempdir().unwrap();
+        for (side, apt) in [("a", "2.6.1"), ("b", "2.6.2")] {
+            let dir = d.path().join(side);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(dir.join("BUILD_INFO"), info(apt).render()).unwrap();
+            std::fs::write(dir.join("x.iso"), b"same image bytes").unwrap();
+            let st = std::process::Command::new("sh")
+                .arg("-c")
+                .arg("sha256sum BUILD_INFO x.iso > SHA256SUMS")
+                .current_dir(&dir)
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        let (ra, rb) = (recorded(&a).unwrap(), recorded(&b).unwrap());
+        let note = line(None, Some((&ra, &rb))).unwrap();
+        assert!(note.contains("(apt 2.6.1 vs 2.6.2)"), "{note}");
+        let artefacts = crate::compare::artefacts(&a, &b).unwrap();
+        let differing: Vec<&str> = artefacts
+            .iter()
+            .filter(|c| !c.identical())
+            .map(|c| c.name.as_str())
+            .collect();
+        let progress = isoforge_exec::Progress::new(false);
+        let explained = differing
+            .iter()
+            .map(|n| {
+                crate::explain::artefact(
+                    n,
+                    &a.join(n),
+                    &b.join(n),
+                    None,
+                    &differing,
+                    &d.path().join("reports"),
+                    &progress,
+                )
+                .unwrap()
+            })
+            .collect();
+        let side = |name| crate::Side {
+            name,
+            dir: d.path().to_path_buf(),
+            environment: vec![],
+            took: std::time::Duration::ZERO,
+        };
+        let report = crate::Report {
+            build_id: "x".into(),
+            runtime: "host".into(),
+            commit: "c".into(),
+            dir: d.path().to_path_buf(),
+            sides: [side("a"), side("b")],
+            artefacts,
+            promoted: None,
+            explained,
+            tools_changed: Some(note),
+            log: d.path().join("verification.log"),
+        };
+        assert_eq!(
+            report.headline(),
+            "BUILD_INFO differs only in Build-Tools (apt 2.6.1 vs 2.6.2); SHA256SUMS differs only as a consequence (the checksums of BUILD_INFO); x.iso identical"
+        );
+        let log = crate::render_log(&report);
+        let top: Vec<&str> = log.lines().take(3).collect();
+        assert!(
+            top[1].starts_with(
+                "NOTE: the two builds recorded different build tools (apt 2.6.1 vs 2.6.2)"
+            ),
+            "{log}"
+        );
+        assert!(
+            top[2].starts_with("in brief: BUILD_INFO differs only in Build-Tools"),
+            "{log}"
+        );
+    }
 }
