@@ -670,4 +670,36 @@ mod tests {
         // Continuation before any field: not deb822, no panic.
         assert!(compare("BUILD_INFO", " x\n", " y\n").is_none());
     }
+
+    /// Garbage made of the characters the parsers split on, under every name: no panic.
+    #[test]
+    fn garbage_never_panics() {
+        let alphabet: Vec<char> = " \t\n:=()[]{}\",.#*@?-_aZ09é€".chars().collect();
+        let names = [
+            "BUILD_INFO",
+            "SHA256SUMS",
+            "p.json",
+            "packages.lock",
+            "os-release",
+            "passwd",
+            "group",
+            "x.env",
+            "other",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for i in 0..3000 {
+            let len = (next() % 200) as usize;
+            let t: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let u: String = t.chars().rev().collect();
+            let _ = compare(names[i % names.len()], &t, &u);
+        }
+    }
 }
