@@ -71,6 +71,9 @@ step "isoforge diff (release build)"
 sync
 /usr/bin/time -v -o "$out/isoforge.time" "$root/target/release/isoforge" diff --format json \
   --output "$out/isoforge.json" --source-date-epoch $SDE "$out/a.iso" "$out/b.iso" || [ $? -eq 1 ]
+# The default text report, untimed: its first 40 lines must name every planted cause.
+"$root/target/release/isoforge" diff --source-date-epoch $SDE "$out/a.iso" "$out/b.iso" \
+  > "$out/isoforge.txt" || [ $? -eq 1 ]
 
 step "diffoscope (timeout ${DIFFOSCOPE_TIMEOUT}s)"
 dstatus=0
@@ -101,6 +104,18 @@ print(f"memory:     {ir/dr:9.3f} of diffoscope's peak (goal <= 0.25)")
 
 iso = json.load(open(f"{out}/isoforge.json"))
 print(f"isoforge summary: {iso['summary']}")
+
+# Causes first: every planted difference, with its cause and remedy, in the first 40 lines.
+text = open(f"{out}/isoforge.txt").read().splitlines()
+head = "\n".join(text[:40])
+planted = {
+    "machine-id": "/etc/machine-id", "nvme-hostid": "/etc/nvme/hostid", "logs": "/var/log/dpkg.log",
+    "umask": "/etc/issue", "fat-serial": "volume serial", "unknown": "/etc/motd",
+}
+absent = [f"[{h}] {p}" for h, p in planted.items() if f"[{h}]" not in head or p not in head]
+absent += [f"remedy of [{c['id']}]" for c in iso.get("causes", []) if c["id"] in planted and c["remedy"] not in head]
+print(f"text report: {len(text)} lines; first 40 name every planted cause with its remedy: "
+      + ("yes" if not absent else "NO, missing " + ", ".join(absent)))
 names = set()
 def walk(n):
     names.add(n["name"])

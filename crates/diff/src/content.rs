@@ -7,28 +7,47 @@ use isoforge_formats::io::{ReadAt, read_exact_at, read_vec_at};
 use crate::hints::{self, HintCtx};
 use crate::report::{ContentDiff, HexWindow, Hint};
 use crate::runs::Runs;
+use crate::textfmt::{self, Structured};
 
 /// Largest side diffed as text; bigger files get hex windows.
 const TEXT_MAX: u64 = 4 << 20;
 const HEX_WINDOWS: usize = 8;
 const WINDOW: u64 = 32;
 
-/// Describes how two leaves differ; also returns hints drawn from changed text lines.
+/// How two leaves differ: the content diff, hints drawn from changed text lines, and the
+/// records and fields that differ when the text has a known format.
+pub struct Described {
+    pub content: ContentDiff,
+    pub hints: Vec<Hint>,
+    pub structured: Option<Structured>,
+}
+
+/// Describes how two leaves named `name` differ.
 pub fn describe(
+    name: &str,
     a: &dyn ReadAt,
     b: &dyn ReadAt,
     runs: &Runs,
     max_lines: usize,
     ctx: &HintCtx,
-) -> io::Result<(ContentDiff, Vec<Hint>)> {
+) -> io::Result<Described> {
     if a.size() <= TEXT_MAX && b.size() <= TEXT_MAX {
         let ta = read_vec_at(a, 0, a.size(), TEXT_MAX)?;
         let tb = read_vec_at(b, 0, b.size(), TEXT_MAX)?;
         if let (Some(sa), Some(sb)) = (as_text(&ta), as_text(&tb)) {
-            return Ok(text(sa, sb, max_lines, ctx));
+            let (content, hints) = text(sa, sb, max_lines, ctx);
+            return Ok(Described {
+                content,
+                hints,
+                structured: textfmt::compare(name, sa, sb),
+            });
         }
     }
-    Ok((hex(a, b, runs)?, Vec::new()))
+    Ok(Described {
+        content: hex(a, b, runs)?,
+        hints: Vec::new(),
+        structured: None,
+    })
 }
 
 fn as_text(b: &[u8]) -> Option<&str> {

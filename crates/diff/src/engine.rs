@@ -111,7 +111,7 @@ impl Engine<'_> {
         }
         self.progress(location);
         let mut node = Node::new(name, location, "", Change::Modified);
-        let mut trees = None;
+        let mut trees;
         if let Some((la, lb)) = fixed {
             node.kind = "metadata table".into();
             trees = Some((
@@ -141,7 +141,7 @@ impl Engine<'_> {
                         self.opts.max_depth
                     ));
                 }
-                self.leaf(&mut node, &a, &b, &runs, fa);
+                trees = self.leaf(&mut node, &a, &b, &runs, fa);
             }
         }
         if coords == Coords::Own && (trees.is_some() || depth == 0) {
@@ -167,16 +167,59 @@ impl Engine<'_> {
         }
     }
 
-    fn leaf(&self, node: &mut Node, a: &Source, b: &Source, runs: &Runs, f: Format) {
-        match content::describe(&**a, &**b, runs, self.opts.max_text_lines, &self.hctx) {
-            Ok((c, h)) => {
-                node.kind = match (&c, f) {
+    /// Describes a leaf; a text of a known format also gets its records' layouts.
+    fn leaf(
+        &self,
+        node: &mut Node,
+        a: &Source,
+        b: &Source,
+        runs: &Runs,
+        f: Format,
+    ) -> Option<(LayoutTree, LayoutTree)> {
+        let mut trees = None;
+        let name = node.name.clone();
+        match content::describe(
+            &name,
+            &**a,
+            &**b,
+            runs,
+            self.opts.max_text_lines,
+            &self.hctx,
+        ) {
+            Ok(d) => {
+                node.kind = match (&d.content, f) {
                     (crate::report::ContentDiff::Text { .. }, _) => "text".into(),
                     (_, Format::Unknown) => "binary data".into(),
                     (_, f) => f.name().into(),
                 };
-                node.content = Some(c);
-                node.hints.extend(h);
+                node.content = Some(d.content);
+                node.hints.extend(d.hints);
+                if let Some(s) = d.structured {
+                    node.kind = s.kind.name().into();
+                    for c in &s.changes {
+                        let show = |v: &Option<String>| {
+                            v.clone().unwrap_or_else(|| "(absent)".to_string())
+                        };
+                        node.fields.push(FieldChange {
+                            field: c.key.clone(),
+                            a: show(&c.a),
+                            b: show(&c.b),
+                            hints: hints::for_record(s.kind, &name, c),
+                        });
+                    }
+                    if s.omitted > 0 {
+                        node.notes
+                            .push(format!("{} more differing field(s) not listed", s.omitted));
+                    }
+                    trees = s.layouts.map(|(la, lb)| {
+                        let tree = |layout: Layout, s: &Source| LayoutTree {
+                            layout,
+                            source: s.clone(),
+                            nested: vec![],
+                        };
+                        (tree(la, a), tree(lb, b))
+                    });
+                }
             }
             Err(e) => node.notes.push(format!("could not read content: {e}")),
         }
@@ -190,6 +233,7 @@ impl Engine<'_> {
                 runs.size_b
             ),
         );
+        trees
     }
 
     /// Parses both sides and compares members and derived streams; returns the layouts.

@@ -471,6 +471,65 @@ pub fn for_text(removed: &[&str], added: &[&str], ctx: &HintCtx) -> Vec<Hint> {
     out
 }
 
+/// Hints for a differing record of a known text format (see [`crate::textfmt`]).
+pub fn for_record(kind: crate::textfmt::Kind, name: &str, c: &crate::textfmt::Change) -> Vec<Hint> {
+    use crate::textfmt::Kind;
+    let rec = c.record.to_lowercase();
+    let field = c.field.to_lowercase();
+    let _ = name;
+    let mut out = Vec::new();
+    let tool = kind == Kind::Deb822 && rec.starts_with("build-tools");
+    let package = match kind {
+        Kind::Deb822 => {
+            rec.starts_with("installed-packages")
+                || (rec.starts_with("package ")
+                    && ["version", "sha256", "size", "filename", "md5sum"]
+                        .iter()
+                        .any(|f| rec.ends_with(&format!(" {f}"))))
+        }
+        Kind::Lock => {
+            rec.starts_with("package ")
+                && matches!(field.as_str(), "version" | "sha256" | "size" | "path")
+        }
+        _ => false,
+    };
+    // Provenance: `pkg:deb/debian/<name>@<version>`, with `?arch=` for the image's packages
+    // and without for the build tools.
+    let purl = |v: &Option<String>| {
+        let v = v.as_deref()?.trim_matches('"');
+        let rest = v.strip_prefix("pkg:deb/")?;
+        let (name, version) = rest.split_once('@')?;
+        Some((name.to_string(), version.contains("?arch=")))
+    };
+    let (tool, package) = match (kind, purl(&c.a), purl(&c.b)) {
+        (Kind::Json, Some((na, pa)), Some((nb, pb))) if na == nb && pa == pb => (!pa, pa),
+        _ => (tool, package),
+    };
+    if tool {
+        out.push(hint(
+            "tool-versions",
+            "a build tool's version differs between the two builds: the host changed during the build (an upgrade between build A and build B), or they ran on different hosts",
+            "build with `--runtime chroot` (the pinned builder) so the tools are the same; with the host runtime, do not upgrade the host between the builds",
+        ));
+    } else if package {
+        out.push(hint(
+            "package-version",
+            "a package's version or sha256 differs: the two builds installed different packages",
+            "re-lock (`isoforge lock`) and commit config/packages.lock, or fetch the locked .debs again (both builds must use the same lock and snapshot)",
+        ));
+    }
+    out
+}
+
+/// Hint for a checksum line of a file that differs too.
+pub fn checksum_of(file: &str) -> Hint {
+    hint(
+        "consequence",
+        format!("the checksum of {file}, which differs too"),
+        "fix the differences of that file; this line follows from them",
+    )
+}
+
 /// Hint for a structure found at different offsets on the two sides.
 pub fn moved(by: i64) -> Hint {
     hint(

@@ -47,6 +47,7 @@
 //! ```
 
 pub mod attribute;
+mod causes;
 mod containers;
 mod content;
 mod engine;
@@ -56,6 +57,7 @@ pub mod render;
 pub mod report;
 pub mod runs;
 mod squash;
+pub mod textfmt;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -263,5 +265,15 @@ impl Report {
         out: &mut dyn std::io::Write,
     ) -> std::io::Result<()> {
         render::render(self, format, out)
+    }
+
+    /// Writes the report in `format` with the full detail in view (text: the whole tree after
+    /// the causes; the other formats always carry it).
+    pub fn render_full(
+        &self,
+        format: OutputFormat,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        render::render_with(self, format, true, out)
     }
 }

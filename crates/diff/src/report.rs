@@ -20,6 +20,12 @@ pub struct Report {
     /// How many of those lie in a named structure on each side.
     pub attributed_bytes: u64,
     pub source_date_epoch: Option<i64>,
+    /// The root differences, grouped by cause: what to fix.
+    pub causes: Vec<CauseGroup>,
+    /// Differences that follow from others (moved data, offsets, sizes, counts, checksums),
+    /// one group per kind.
+    pub consequences: Vec<ConsequenceGroup>,
+    /// The full detail: every differing stream and member.
     pub root: Option<Node>,
     /// Every distinct hint in the tree, with the number of places it applies to.
     pub hints: Vec<HintSummary>,
@@ -161,6 +167,60 @@ pub struct Hint {
     pub remedy: String,
 }
 
+/// Root differences with one cause (or none known), and the remedy.
+#[derive(Clone, Debug, Serialize)]
+pub struct CauseGroup {
+    /// The hint's id, or `unknown` when no known cause matches.
+    pub id: String,
+    pub cause: String,
+    pub remedy: String,
+    /// How many root differences the group has (all of them).
+    pub count: usize,
+    /// The first few, in full.
+    pub places: Vec<RootDifference>,
+}
+
+/// One root difference: the innermost location and field, and both values.
+#[derive(Clone, Debug, Serialize)]
+pub struct RootDifference {
+    pub location: String,
+    pub field: Option<String>,
+    pub a: Option<String>,
+    pub b: Option<String>,
+}
+
+impl RootDifference {
+    /// `location › field: a vs b`
+    pub fn line(&self) -> String {
+        let mut s = self.location.clone();
+        if let Some(f) = &self.field {
+            s.push_str(LOCATION_SEP);
+            s.push_str(f);
+        }
+        match (&self.a, &self.b) {
+            (Some(a), Some(b)) => s.push_str(&format!(": {a} vs {b}")),
+            (Some(a), None) => s.push_str(&format!(": {a}")),
+            (None, Some(b)) => s.push_str(&format!(": {b}")),
+            (None, None) => {}
+        }
+        s
+    }
+}
+
+/// Differences that follow from the root ones, folded into one line.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConsequenceGroup {
+    pub id: String,
+    pub what: String,
+    /// Places (fields and attributed ranges) in the group.
+    pub count: usize,
+    /// Differing bytes in those ranges.
+    pub bytes: u64,
+    /// For moved data: the distinct shifts (B's offset minus A's), a few of them.
+    pub shifts: Vec<i64>,
+    pub example: String,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct HintSummary {
     pub id: &'static str,
@@ -188,10 +248,16 @@ impl Report {
             differing_bytes: differing,
             attributed_bytes: attributed,
             source_date_epoch: sde,
+            causes: Vec::new(),
+            consequences: Vec::new(),
             root,
             hints: Vec::new(),
         };
+        if let Some(root) = r.root.as_mut() {
+            mark_checksum_lines(root);
+        }
         r.hints = r.collect_hints();
+        (r.causes, r.consequences) = crate::causes::group(&r);
         r.summary = r.make_summary();
         r
     }
@@ -235,9 +301,11 @@ impl Report {
 
     fn collect_hints(&self) -> Vec<HintSummary> {
         let mut out: Vec<HintSummary> = Vec::new();
+        // Moved data is one hint, whatever the shift (the shifts are listed in its cause).
+        let mut shifts: Vec<i64> = Vec::new();
         let mut add = |h: &Hint, place: &str| match out
             .iter_mut()
-            .find(|x| x.id == h.id && x.cause == h.cause)
+            .find(|x| x.id == h.id && (x.cause == h.cause || h.id == "moved"))
         {
             Some(x) => {
                 x.occurrences += 1;
@@ -272,8 +340,21 @@ impl Report {
                     for h in &r.hints {
                         add(h, &place);
                     }
+                    if let Some(d) = r.moved_by.filter(|d| !shifts.contains(d)) {
+                        shifts.push(d);
+                    }
                 }
             }
+        }
+        if let Some(m) = out.iter_mut().find(|h| h.id == "moved") {
+            let mut listed: Vec<String> = shifts.iter().take(8).map(|d| format!("{d:+}")).collect();
+            if shifts.len() > 8 {
+                listed.push("…".into());
+            }
+            m.cause = format!(
+                "the same structures are at other offsets in B (shifted by {} bytes): something before them grew or shrank",
+                listed.join(", ")
+            );
         }
         // Derived consequences last: they are not causes.
         out.sort_by_key(|h| {
@@ -336,4 +417,59 @@ impl Node {
     pub fn child(&self, name: &str) -> Option<&Node> {
         self.children.iter().find(|c| c.name == name)
     }
+}
+
+/// Marks the lines of checksum lists (SHA256SUMS, BUILD_INFO's Checksums-*) that name a file
+/// which differs too: they are consequences, not causes.
+fn mark_checksum_lines(root: &mut Node) {
+    let mut differing = std::collections::HashSet::new();
+    // Every node in the report differs.
+    fn names(n: &Node, out: &mut std::collections::HashSet<String>) {
+        out.insert(basename(&n.name).to_string());
+        for c in &n.children {
+            names(c, out);
+        }
+    }
+    names(root, &mut differing);
+    fn mark(n: &mut Node, differing: &std::collections::HashSet<String>) {
+        let own = basename(&n.name).to_string();
+        let kind = n.kind.clone();
+        for f in &mut n.fields {
+            let Some(file) = checksum_subject(&kind, &f.field) else {
+                continue;
+            };
+            let file = basename(file);
+            if file != own && differing.contains(file) && f.hints.is_empty() {
+                f.hints.push(crate::hints::checksum_of(file));
+            }
+        }
+        for c in &mut n.children {
+            mark(c, differing);
+        }
+    }
+    mark(root, &differing);
+}
+
+fn basename(p: &str) -> &str {
+    p.trim_end_matches('/').rsplit('/').next().unwrap_or(p)
+}
+
+/// The file a checksum-list field names, if the field is one.
+fn checksum_subject<'a>(kind: &str, field: &'a str) -> Option<&'a str> {
+    use crate::textfmt::Kind;
+    if kind == Kind::Sums.name() {
+        return Some(field);
+    }
+    if kind == Kind::Deb822.name() {
+        let rest = field
+            .split_once(LOCATION_SEP)
+            .filter(|(f, _)| f.to_ascii_lowercase().starts_with("checksums-"))?
+            .1;
+        return Some(
+            rest.rsplit_once(LOCATION_SEP)
+                .filter(|(_, f)| matches!(*f, "sha256" | "size"))
+                .map_or(rest, |(n, _)| n),
+        );
+    }
+    None
 }

@@ -68,6 +68,15 @@ fn fat_serial_dates_order_and_content() {
         assert!(has_hint(&r, h), "missing hint {h}");
     }
     assert_fully_attributed(&r);
+    assert_causes_first(
+        &r,
+        &["fat-serial", "entry-order", "fat-dates"],
+        &[
+            "volume serial: 0x0fe31a17 vs 0x18d4f947",
+            "/EFI",
+            "/grub.cfg",
+        ],
+    );
 }
 
 #[test]
@@ -186,6 +195,12 @@ fn tar_mtime_owner_order_pax_times() {
         assert!(has_hint(&r, h), "missing hint {h}");
     }
     assert_fully_attributed(&r);
+    assert_causes_first(
+        &r,
+        // The owner hint rides along on the same fields; tar-header's remedy covers it.
+        &["tar-header"],
+        &["/etc/a › uid: 0 vs 1000", "/etc/b"],
+    );
 
     let r = report(&d.path().join("a.tar"), &d.path().join("r.tar"));
     assert!(
@@ -229,6 +244,15 @@ fn moved_members_are_named_as_moved() {
     assert_eq!(moved[0].moved_by, Some(512));
     assert_eq!(moved[0].a.as_ref().unwrap().structure, ["content of /z"]);
     assert!(has_hint(&r, "moved"));
+    // Moved data is a consequence, folded into one line with its shift; the cause is /a.
+    assert!(r.causes.iter().all(|c| c.id != "moved"));
+    let moved = r.consequences.iter().find(|c| c.id == "moved").unwrap();
+    assert_eq!(moved.shifts, [512]);
+    assert_causes_first(
+        &r,
+        &[],
+        &["/a", "[moved] 1 place(s)", "shifted by +512 bytes"],
+    );
     assert!(
         node(&r, &[]).child("/z").is_none(),
         "/z itself did not change"

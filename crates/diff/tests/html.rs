@@ -71,4 +71,13 @@ fn chromium_renders_the_tree() {
         dom.matches("<details").count() >= 2,
         "collapsible tree missing"
     );
+    // Causes first: the root differences (escaped) come before the full detail, which is one
+    // closed expand away.
+    let causes = dom.find(r#"id="causes""#).expect("causes table");
+    let full = dom
+        .find(r#"<details id="full">"#)
+        .expect("full detail, closed");
+    assert!(causes < full);
+    assert!(dom[causes..full].contains("/etc/motd"));
+    assert!(dom[causes..full].contains("hello &lt;there&gt;"));
 }

@@ -186,6 +186,26 @@ fn metadata_differences_are_attributed_to_their_fields() {
     // The report names the innermost structure with the outer one as context.
     let t = text(&r);
     assert!(t.contains("content of /boot/grub/efi.img › FAT boot sector, volume serial: 0x0fe31a17 vs 0x18d4f947"), "{t}");
+    // The default report opens with every planted cause, a place and its remedy.
+    assert_causes_first(
+        &r,
+        &[
+            "iso-volume-dates",
+            "iso-file-dates",
+            "gpt-guid",
+            "fat-serial",
+            "fat-dates",
+            "boot-catalog",
+        ],
+        &[
+            "volume serial: 0x0fe31a17 vs 0x18d4f947",
+            "/boot/grub/grub.cfg › recording date",
+            "/boot/grub/efi.img › /EFI",
+            "volume creation date",
+            "disk GUID",
+            "/boot.catalog",
+        ],
+    );
 }
 
 #[test]
@@ -260,4 +280,67 @@ fn grub_mkrescue_twice() {
     );
     assert!(has_hint(&r, "fat-serial"));
     assert_fully_attributed(&r);
+}
+
+/// The kind of pair `bench/diff-vs-diffoscope.sh` builds, in small: the same files planted in
+/// the squashfs of B (machine-id, nvme host id, a dpkg.log line, motd, issue mode; the
+/// hostname's later mtime is clamped by mksquashfs to SOURCE_DATE_EPOCH, so it is not a
+/// difference), xz with 1 MiB blocks, and grub-mkrescue's random FAT serial and wall-clock dates.
+/// The first 40 lines of the default report name every planted difference with its remedy.
+#[test]
+fn bench_kind_of_pair_opens_with_every_planted_cause() {
+    tools();
+    require("grub-mkrescue", "grub-common");
+    assert!(
+        std::path::Path::new("/usr/lib/grub/x86_64-efi").exists(),
+        "missing /usr/lib/grub/x86_64-efi: apt-get install grub-efi-amd64-bin"
+    );
+    let d = tmp();
+    sh(
+        d.path(),
+        &format!(
+            "for s in a b; do
+               mkdir -p $s/root/etc $s/root/var/log $s/root/usr/share/doc/x $s/stage/live $s/stage/boot/grub
+               echo 0123456789abcdef0123456789abcdef > $s/root/etc/machine-id
+               echo 'Debian GNU/Linux 12' > $s/root/etc/issue; chmod 0644 $s/root/etc/issue
+               echo live > $s/root/etc/hostname; echo 'Welcome' > $s/root/etc/motd
+               echo 'Start-Date: 2025-11-24  16:00:00' > $s/root/var/log/dpkg.log
+               head -c 3000000 /dev/zero | tr '\\0' d > $s/root/usr/share/doc/x/big
+               for i in $(seq 1 40); do echo file $i > $s/root/usr/share/doc/x/f$i; done
+             done
+             cat /proc/sys/kernel/random/uuid | tr -d - > b/root/etc/machine-id
+             mkdir -p b/root/etc/nvme; cat /proc/sys/kernel/random/uuid > b/root/etc/nvme/hostid
+             echo 'Start-Date: 2026-12-01  06:00:00' >> b/root/var/log/dpkg.log
+             echo 'Welcome to the rebuilt image' >> b/root/etc/motd
+             chmod 0664 b/root/etc/issue
+             find a/root b/root -exec touch -h -d @{SDE} {{}} +
+             touch -d '2025-12-01 12:00' b/root/etc/hostname
+             for s in a b; do
+               SOURCE_DATE_EPOCH={SDE} mksquashfs $s/root $s/stage/live/filesystem.squashfs -comp xz -b 1M -noappend -no-progress >/dev/null
+               echo 'set timeout=1' > $s/stage/boot/grub/grub.cfg
+               grub-mkrescue -o $s.iso $s/stage >/dev/null 2>&1
+               sleep 1.1
+             done"
+        ),
+    );
+    let r = report(&d.path().join("a.iso"), &d.path().join("b.iso"));
+    assert_causes_first(
+        &r,
+        &[
+            "machine-id",
+            "nvme-hostid",
+            "logs",
+            "umask",
+            "fat-serial",
+            "iso-volume-dates",
+        ],
+        &[
+            "/etc/machine-id",
+            "/etc/nvme/hostid",
+            "/var/log/dpkg.log",
+            "/etc/motd",
+            "/etc/issue › mode",
+            "volume serial",
+        ],
+    );
 }

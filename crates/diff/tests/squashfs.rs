@@ -103,6 +103,29 @@ fn planted_differences_are_reported_with_path_field_and_values() {
     assert!(has_hint(&r, "owner"), "owner hint");
     assert!(has_hint(&r, "file-set"), "file-set hint");
     assert_fully_attributed(&r);
+    // Moved data is one hint listing its shifts, not one hint per shift.
+    let moved: Vec<_> = r.hints.iter().filter(|h| h.id == "moved").collect();
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert!(
+        moved[0].cause.contains("shifted by +"),
+        "{}",
+        moved[0].cause
+    );
+    // The default report opens with every planted difference, its place and remedy.
+    assert_causes_first(
+        &r,
+        &["umask", "owner", "file-set"],
+        &[
+            "/etc/motd",
+            "/etc/issue › ",
+            "/usr/bin/tool › mode",
+            "/srv/data › uid",
+            "/etc/link › symlink target",
+            "/etc/added",
+            "/etc/removed",
+            "/srv/big",
+        ],
+    );
 }
 
 #[test]

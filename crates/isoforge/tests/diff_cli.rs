@@ -48,6 +48,12 @@ fn exit_codes_formats_and_output() {
     );
     let o = isoforge(cwd.path(), tmp.path(), &[&p("x"), &p("y")]);
     assert_eq!(o.status.code(), Some(1));
+    // Causes first: the changed line with both values; the unified diff with --full.
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("content: b vs c"), "{out}");
+    assert!(!out.contains("+c"), "{out}");
+    let o = isoforge(cwd.path(), tmp.path(), &["--full", &p("x"), &p("y")]);
+    assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("+c"));
     let o = isoforge(cwd.path(), tmp.path(), &[&p("x"), &p("missing")]);
     assert_eq!(o.status.code(), Some(2));
@@ -67,6 +73,7 @@ fn exit_codes_formats_and_output() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
     assert_eq!(v["identical"], false);
     assert_eq!(v["differing_bytes"], 1);
+    assert_eq!(v["causes"][0]["places"][0]["b"], "c");
 
     let html = d.path().join("r.html");
     let o = isoforge(

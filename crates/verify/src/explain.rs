@@ -15,6 +15,8 @@ pub struct Explained {
     pub name: String,
     /// The report's summary line (differing and attributed bytes, first findings).
     pub summary: String,
+    /// One line: how it differs ("differs only in Build-Tools (apt 2.6.1 vs 2.6.2)").
+    pub brief: String,
     /// The text report: the one to read first.
     pub text: PathBuf,
     pub html: PathBuf,
@@ -22,12 +24,15 @@ pub struct Explained {
 }
 
 /// Compares `a` and `b` (the two versions of artefact `name`) and writes the reports into
-/// `dir`. `source_date_epoch` feeds the hints (times later than it are named).
+/// `dir`. `source_date_epoch` feeds the hints (times later than it are named);
+/// `also_differing` names the other differing artefacts (checksum lines of them are
+/// consequences).
 pub fn artefact(
     name: &str,
     a: &Path,
     b: &Path,
     source_date_epoch: Option<i64>,
+    also_differing: &[&str],
     dir: &Path,
     progress: &Progress,
 ) -> Result<Explained, Error> {
@@ -52,6 +57,7 @@ pub fn artefact(
     Ok(Explained {
         name: name.to_string(),
         summary: report.summary().to_string(),
+        brief: report.brief(also_differing),
         text,
         html,
         json,
@@ -86,10 +92,14 @@ mod tests {
         std::fs::write(&a, "hostname: build-a\nsame\n").unwrap();
         std::fs::write(&b, "hostname: build-b\nsame\n").unwrap();
         let out = dir.path().join("reports");
-        let e = artefact("BUILD_INFO", &a, &b, None, &out, &Progress::new(false)).unwrap();
+        let e = artefact("BUILD_INFO", &a, &b, None, &[], &out, &Progress::new(false)).unwrap();
         assert!(e.summary.starts_with("different"), "{}", e.summary);
         let text = std::fs::read_to_string(&e.text).unwrap();
         assert!(text.contains("build-b"), "{text}");
+        assert_eq!(
+            e.brief,
+            "differs only in content (hostname: build-a vs hostname: build-b)"
+        );
         assert!(std::fs::read_to_string(&e.html).unwrap().contains("<html"));
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&e.json).unwrap()).unwrap();

@@ -13,6 +13,7 @@ pub mod checkout;
 pub mod compare;
 pub mod explain;
 pub mod rebuild;
+pub mod tools;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -81,12 +82,39 @@ pub struct Report {
     pub promoted: Option<PathBuf>,
     /// `isoforge diff` of each artefact that differs, reports beside the log.
     pub explained: Vec<explain::Explained>,
+    /// One line when the build tools changed during the verify (see [`tools::line`]).
+    pub tools_changed: Option<String>,
     pub log: PathBuf,
 }
 
 impl Report {
     pub fn identical(&self) -> bool {
         !self.artefacts.is_empty() && self.artefacts.iter().all(Compared::identical)
+    }
+
+    /// One line for the top of the result: each artefact, identical or how it differs
+    /// ("ISO identical; BUILD_INFO differs only in Build-Tools (apt 2.6.1 vs 2.6.2)").
+    pub fn headline(&self) -> String {
+        self.artefacts
+            .iter()
+            .map(|c| {
+                let how = if c.identical() {
+                    "identical".to_string()
+                } else if c.a.is_none() || c.b.is_none() {
+                    format!(
+                        "made by build {} only",
+                        if c.a.is_some() { "A" } else { "B" }
+                    )
+                } else {
+                    self.explained
+                        .iter()
+                        .find(|e| e.name == c.name)
+                        .map_or_else(|| "differs".to_string(), |e| e.brief.clone())
+                };
+                format!("{} {how}", c.name)
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// Output directory of one side's build.
@@ -168,6 +196,7 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
     ));
 
     let exe = std::env::current_exe().map_err(io_err("cannot find the isoforge binary"))?;
+    let tools_before = tools::host(&opts.runtime);
     let mut sides = Vec::new();
     for (name, vary) in [("a", false), ("b", true)] {
         let side_dir = dir.join(format!("build-{name}"));
@@ -240,6 +269,7 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
             took: started.elapsed(),
         });
     }
+    let tools_after = tools::host(&opts.runtime);
     let sides: [Side; 2] = sides
         .try_into()
         .map_err(|_| Error::Failed("internal: two builds expected".into()))?;
@@ -247,6 +277,11 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
     let b = sides[1].dir.join("output").join(&build_id);
     let artefacts =
         compare::artefacts(&a, &b).map_err(io_err("cannot compare the two builds' artefacts"))?;
+    let (ra, rb) = (tools::recorded(&a), tools::recorded(&b));
+    let tools_changed = tools::line(
+        tools_before.as_ref().zip(tools_after.as_ref()),
+        ra.as_ref().zip(rb.as_ref()),
+    );
     let mut report = Report {
         build_id,
         runtime: opts.runtime.clone(),
@@ -257,6 +292,7 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
         artefacts,
         promoted: None,
         explained: Vec::new(),
+        tools_changed,
     };
     if report.identical() {
         report.promoted = promote(&report, opts)?;
@@ -274,6 +310,12 @@ fn explain_differences(
     progress: &Progress,
 ) -> Result<Vec<explain::Explained>, Error> {
     let (a, b) = (report.result_dir(0), report.result_dir(1));
+    let differing: Vec<&str> = report
+        .artefacts
+        .iter()
+        .filter(|c| !c.identical())
+        .map(|c| c.name.as_str())
+        .collect();
     let epoch = std::fs::read_to_string(a.join("BUILD_INFO"))
         .ok()
         .and_then(|t| isoforge_buildinfo::BuildInfo::parse(&t).ok())
@@ -288,6 +330,7 @@ fn explain_differences(
                 &a.join(&c.name),
                 &b.join(&c.name),
                 epoch,
+                &differing,
                 &report.dir,
                 progress,
             )
@@ -369,6 +412,10 @@ pub fn render_log(r: &Report) -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let _ = writeln!(s, "isoforge verify, {now}");
+    if let Some(t) = &r.tools_changed {
+        let _ = writeln!(s, "NOTE: {t}");
+    }
+    let _ = writeln!(s, "in brief: {}", r.headline());
     let _ = writeln!(s, "commit: {}", r.commit);
     let _ = writeln!(s, "build id: {}", r.build_id);
     let _ = writeln!(s, "runtime: {}\n", r.runtime);

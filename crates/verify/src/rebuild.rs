@@ -218,6 +218,11 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
     // The recorded artefacts are often beside their BUILD_INFO (an output or release
     // directory): then say where and why the rebuild differs.
     let beside = opts.build_info.parent().unwrap_or(Path::new("."));
+    let differing: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| !o.matches())
+        .map(|o| o.name.as_str())
+        .collect();
     let explained = outcomes
         .iter()
         .filter(|o| !o.matches() && o.got.is_some())
@@ -233,6 +238,7 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
                 &original,
                 &o.rebuilt,
                 Some(recorded.source_date_epoch),
+                &differing,
                 &dir,
                 progress,
             )

@@ -65,6 +65,12 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         "<div class=\"summary\" id=\"summary\">{}</div>",
         esc(&r.summary)
     )?;
+    causes(r, out)?;
+    // The full detail stays one expand away.
+    writeln!(
+        out,
+        "<details id=\"full\"><summary><strong>Full detail</strong>: hints, every stream, member, field and byte range</summary>"
+    )?;
     if !r.hints.is_empty() {
         writeln!(
             out,
@@ -92,7 +98,68 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         Some(root) => node(root, 0, out)?,
         None => writeln!(out, "<p>No differences.</p>")?,
     }
-    writeln!(out, "</div><script>{SCRIPT}</script></body></html>")
+    writeln!(
+        out,
+        "</div></details><script>{SCRIPT}</script></body></html>"
+    )
+}
+
+/// Root differences by cause, then the consequences, one row per group.
+fn causes(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    if !r.causes.is_empty() {
+        writeln!(
+            out,
+            "<h2>Root differences</h2><table id=\"causes\"><tr><th>cause</th><th>where: A vs B</th><th>remedy</th></tr>"
+        )?;
+        for c in &r.causes {
+            let places: Vec<String> = c
+                .places
+                .iter()
+                .map(|p| format!("<code>{}</code>", esc(&p.line())))
+                .collect();
+            let more = c.count.saturating_sub(c.places.len());
+            let more = if more > 0 {
+                format!("<br>… and {more} more")
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "<tr><td><span class=\"hint\">{}</span> {}</td><td>{}{more}</td><td>{}</td></tr>",
+                esc(&c.id),
+                esc(&c.cause),
+                places.join("<br>"),
+                esc(&c.remedy)
+            )?;
+        }
+        writeln!(out, "</table>")?;
+    }
+    if !r.consequences.is_empty() {
+        writeln!(
+            out,
+            "<h2>Consequences</h2><table id=\"consequences\"><tr><th>kind</th><th>places</th><th>bytes</th><th>example</th></tr>"
+        )?;
+        for c in &r.consequences {
+            let shifts: Vec<String> = c.shifts.iter().map(|s| format!("{s:+}")).collect();
+            let shifts = if shifts.is_empty() {
+                String::new()
+            } else {
+                format!(" (shifted by {} bytes)", shifts.join(", "))
+            };
+            writeln!(
+                out,
+                "<tr><td><span class=\"hint\">{}</span> {}{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                esc(&c.id),
+                esc(&c.what),
+                esc(&shifts),
+                c.count,
+                c.bytes,
+                esc(&c.example)
+            )?;
+        }
+        writeln!(out, "</table>")?;
+    }
+    Ok(())
 }
 
 fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {

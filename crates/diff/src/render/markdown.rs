@@ -13,8 +13,47 @@ pub fn render(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         r.b,
         esc(&r.summary)
     )?;
+    if !r.causes.is_empty() {
+        writeln!(out, "## Root differences\n")?;
+        writeln!(out, "| cause | where: A vs B | remedy |\n|---|---|---|")?;
+        for c in &r.causes {
+            let mut places: Vec<String> = c
+                .places
+                .iter()
+                .map(|p| format!("`{}`", esc(&p.line())))
+                .collect();
+            let more = c.count.saturating_sub(c.places.len());
+            if more > 0 {
+                places.push(format!("… and {more} more"));
+            }
+            writeln!(
+                out,
+                "| `{}` {} | {} | {} |",
+                c.id,
+                esc(&c.cause),
+                places.join("<br>"),
+                esc(&c.remedy)
+            )?;
+        }
+    }
+    if !r.consequences.is_empty() {
+        writeln!(out, "\n## Consequences\n")?;
+        for c in &r.consequences {
+            writeln!(
+                out,
+                "- `{}` {} place(s), {} byte(s): {} (e.g. `{}`)",
+                c.id,
+                c.count,
+                c.bytes,
+                esc(&c.what),
+                c.example
+            )?;
+        }
+    }
     if let Some(root) = &r.root {
+        writeln!(out, "\n<details><summary>Full detail</summary>\n")?;
         node(root, 0, out)?;
+        writeln!(out, "\n</details>")?;
     }
     if !r.hints.is_empty() {
         writeln!(out, "\n## Hints\n")?;

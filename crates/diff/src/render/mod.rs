@@ -30,9 +30,16 @@ impl std::str::FromStr for OutputFormat {
     }
 }
 
+/// Writes `r` in format `f`: causes first, then (text) a pointer to the full detail.
 pub fn render(r: &Report, f: OutputFormat, out: &mut dyn Write) -> io::Result<()> {
+    render_with(r, f, false, out)
+}
+
+/// Writes `r` in format `f`; `full` adds the whole tree to the text rendering (the other
+/// formats always carry it: JSON under `root`, HTML and Markdown below the causes).
+pub fn render_with(r: &Report, f: OutputFormat, full: bool, out: &mut dyn Write) -> io::Result<()> {
     match f {
-        OutputFormat::Text => text::render(r, out),
+        OutputFormat::Text => text::render(r, full, out),
         OutputFormat::Markdown => markdown::render(r, out),
         OutputFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, r).map_err(io::Error::other)?;

@@ -119,7 +119,7 @@ pub fn assert_attributed(r: &Report, structure: &str, field: &str, a: &str, b: &
     });
     if !hit {
         let mut text = Vec::new();
-        r.render(isoforge_diff::OutputFormat::Text, &mut text)
+        r.render_full(isoforge_diff::OutputFormat::Text, &mut text)
             .unwrap();
         panic!(
             "no attribution {structure:?} / {field:?}: {a:?} vs {b:?} in:\n{}",
@@ -153,10 +153,40 @@ pub fn has_hint(r: &Report, id: &str) -> bool {
 
 pub fn text(r: &Report) -> String {
     let mut v = Vec::new();
-    r.render(isoforge_diff::OutputFormat::Text, &mut v).unwrap();
+    r.render_full(isoforge_diff::OutputFormat::Text, &mut v)
+        .unwrap();
     String::from_utf8(v).unwrap()
 }
 
 pub fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
+}
+
+/// Asserts that the default text report opens with the causes: its first 40 lines name each
+/// of `planted` (hint ids) with its remedy, and each of `places` (a field or path it names).
+pub fn assert_causes_first(r: &Report, planted: &[&str], places: &[&str]) {
+    let mut v = Vec::new();
+    r.render(isoforge_diff::OutputFormat::Text, &mut v).unwrap();
+    let t = String::from_utf8(v).unwrap();
+    // One screen: the whole default report fits in about 40 lines.
+    assert!(t.lines().count() <= 42, "longer than a screen:\n{t}");
+    let head: String = t.lines().take(40).collect::<Vec<_>>().join("\n");
+    for id in planted {
+        let c = r
+            .causes
+            .iter()
+            .find(|c| c.id == *id)
+            .unwrap_or_else(|| panic!("no root cause [{id}]:\n{t}"));
+        assert!(
+            head.contains(&format!("[{id}]")),
+            "[{id}] not in the first 40 lines:\n{t}"
+        );
+        assert!(
+            head.contains(&c.remedy),
+            "remedy of [{id}] not in the first 40 lines:\n{t}"
+        );
+    }
+    for p in places {
+        assert!(head.contains(p), "{p:?} not in the first 40 lines:\n{t}");
+    }
 }

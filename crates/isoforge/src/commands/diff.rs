@@ -32,6 +32,10 @@ pub struct Args {
     /// Also write the HTML report to FILE (one comparison, two reports).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Text: after the root differences and the folded consequences, also print every
+    /// differing stream, member, field and byte range (JSON and HTML always carry them).
+    #[arg(long)]
+    pub full: bool,
     /// Compare containers nested deeper than N as raw bytes (the inputs are depth 0).
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub max_depth: usize,
@@ -98,14 +102,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 std::fs::File::create(p)
                     .with_context(|| format!("cannot create {}", p.display()))?,
             );
-            report.render(format, &mut f)?;
+            isoforge_diff::render::render_with(&report, format, args.full, &mut f)?;
             f.flush()?;
             eprintln!("{}", report.summary());
         }
         None => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            match report.render(format, &mut out).and_then(|()| out.flush()) {
+            match isoforge_diff::render::render_with(&report, format, args.full, &mut out)
+                .and_then(|()| out.flush())
+            {
                 // A reader that stops early (`| head`) is not an error of the comparison.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
                 r => r?,

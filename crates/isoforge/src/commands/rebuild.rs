@@ -77,6 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             "isoforge diff of {} (recorded vs rebuilt): {}",
             e.name, e.summary
         );
+        println!("  in brief: {} {}", e.name, e.brief);
         println!("  report: {} (also .html, .json)", e.text.display());
     }
     if report.matches() {

@@ -48,6 +48,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         &progress,
     )?;
     println!();
+    if let Some(t) = &report.tools_changed {
+        println!("NOTE: {t}");
+    }
+    println!("{}", report.headline());
     for c in &report.artefacts {
         let hex = |d: &Option<isoforge_checksums::Sha256Digest>| {
             d.map(|d| d.hex()).unwrap_or_else(|| "(missing)".into())
