@@ -109,6 +109,9 @@ impl Repository {
                 ),
             }
         })?;
+        // apt reads `signed-by` only as an absolute path (or a fingerprint), and the
+        // configuration directory is relative by default (`config`).
+        let signed_by = std::path::absolute(&signed_by).unwrap_or(signed_by);
         Ok(Self {
             name,
             url,

@@ -6,100 +6,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use common::{Repo, stderr};
+use common::{Repo, export_key, new_key, serve, signed_repository, stderr};
 use sha2::{Digest, Sha256};
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A static file server for `root` on loopback, for at most `limit` requests.
-fn serve(root: PathBuf, limit: usize) -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for s in l.incoming().take(limit) {
-            let Ok(mut s) = s else { continue };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut line = String::new();
-            if r.read_line(&mut line).is_err() {
-                continue;
-            }
-            loop {
-                let mut h = String::new();
-                if r.read_line(&mut h).unwrap_or(0) <= 2 {
-                    break;
-                }
-            }
-            let mut parts = line.split(' ');
-            let method = parts.next().unwrap_or("");
-            let path = parts.next().unwrap_or("/").trim_start_matches('/');
-            let file = root.join(path);
-            let body = if path.contains("..") {
-                None
-            } else {
-                std::fs::File::open(&file).ok().and_then(|mut f| {
-                    let mut v = Vec::new();
-                    f.read_to_end(&mut v).ok().map(|_| v)
-                })
-            };
-            let _ = match body {
-                Some(b) => {
-                    let _ = write!(
-                        s,
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        b.len()
-                    );
-                    if method == "GET" {
-                        s.write_all(&b)
-                    } else {
-                        Ok(())
-                    }
-                }
-                None => write!(
-                    s,
-                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                ),
-            };
-        }
-    });
-    base
-}
-
-fn gpg(home: &Path) -> Command {
-    let mut c = Command::new("gpg");
-    c.env("GNUPGHOME", home).args(["--batch", "--quiet"]);
-    c
-}
-
-fn new_key(home: &Path, uid: &str) {
-    std::fs::create_dir_all(home).unwrap();
-    std::fs::set_permissions(home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    run(gpg(home).args([
-        "--pinentry-mode",
-        "loopback",
-        "--passphrase",
-        "",
-        "--quick-gen-key",
-        uid,
-        "default",
-        "default",
-        "never",
-    ]));
-}
-
-/// A signed repository with one package; returns the .deb's bytes.
+/// A signed repository with one branding package; returns the .deb's bytes.
 fn make_repository(dir: &Path, gnupg: &Path) -> Vec<u8> {
     let pkg = dir.join("pkg");
     std::fs::create_dir_all(pkg.join("DEBIAN")).unwrap();
@@ -112,39 +24,7 @@ fn make_repository(dir: &Path, gnupg: &Path) -> Vec<u8> {
     )
     .unwrap();
     std::fs::write(pkg.join("usr/share/silvermetal/branding"), "SilverMetal\n").unwrap();
-    let repo = dir.join("repo");
-    let pool = repo.join("pool/main/s/silvermetal-branding");
-    std::fs::create_dir_all(&pool).unwrap();
-    let deb = pool.join("silvermetal-branding_1.0_all.deb");
-    run(Command::new("dpkg-deb")
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .args(["--root-owner-group", "--build"])
-        .arg(&pkg)
-        .arg(&deb));
-    let index = repo.join("dists/bookworm/main/binary-amd64");
-    std::fs::create_dir_all(&index).unwrap();
-    let packages = run(Command::new("dpkg-scanpackages")
-        .args(["--multiversion", "pool"])
-        .current_dir(&repo));
-    std::fs::write(index.join("Packages"), &packages).unwrap();
-    let release = format!(
-        "Origin: SilverMetal test\nSuite: bookworm\nCodename: bookworm\nArchitectures: amd64 all\n\
-         Components: main\nDate: Thu, 26 Nov 2026 00:00:00 UTC\nSHA256:\n {} {} main/binary-amd64/Packages\n",
-        hex::encode(Sha256::digest(packages.as_bytes())),
-        packages.len()
-    );
-    let rel = repo.join("dists/bookworm/Release");
-    std::fs::write(&rel, release).unwrap();
-    run(gpg(gnupg)
-        .args(["--yes", "--clearsign", "--output"])
-        .arg(repo.join("dists/bookworm/InRelease"))
-        .arg(&rel));
-    std::fs::read(&deb).unwrap()
-}
-
-fn export_key(gnupg: &Path, to: &Path) {
-    let key = run(gpg(gnupg).args(["--armor", "--export"]));
-    std::fs::write(to, key).unwrap();
+    signed_repository(dir, gnupg, &pkg, "silvermetal-branding", "1.0")
 }
 
 fn lock(repo: &Repo) -> std::process::Output {

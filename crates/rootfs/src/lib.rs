@@ -83,6 +83,15 @@ pub fn boot_images(rootfs: &Path) -> Result<BootImages, Error> {
     let initrd = PathBuf::from(format!("boot/initrd.img-{release}"));
     let image = isoforge_fs::Dir::open_image(rootfs)?;
     if image.resolved_kind(&initrd)? != Some(isoforge_fs::Kind::File) {
+        // A maintainer script can leave a link to a host file (`ln -sf /root/.ssh/… /boot/…`):
+        // say so, rather than suggest a missing package.
+        if image.kind(&initrd)? == Some(isoforge_fs::Kind::Symlink) {
+            return Err(Error::Invalid(format!(
+                "the rootfs's initramfs /boot/initrd.img-{release} is a symlink that does not \
+                 lead to a regular file inside the image: refusing to copy it (a package's \
+                 maintainer script or initramfs hook replaced it; remove that package)"
+            )));
+        }
         return Err(Error::Invalid(format!(
             "the rootfs has no initramfs for kernel {release} (/boot/initrd.img-{release}): \
              add initramfs-tools (live-boot pulls it in) to PACKAGES"
@@ -119,8 +128,11 @@ mod tests {
             std::fs::create_dir_all(r.join("usr/lib/live/boot")).unwrap();
             std::fs::write(r.join("boot/vmlinuz-6.1"), "kernel").unwrap();
             std::os::unix::fs::symlink(&target, r.join("boot/initrd.img-6.1")).unwrap();
-            let e = boot_images(r).unwrap_err();
-            assert!(e.to_string().contains("has no initramfs"), "{target}: {e}");
+            let e = boot_images(r).unwrap_err().to_string();
+            assert!(
+                e.contains("initrd.img-6.1 is a symlink") && e.contains("refusing to copy it"),
+                "{target}: {e}"
+            );
 
             // The image's own file at that path is the one found and copied.
             let own = r.join(secret.strip_prefix("/").unwrap());
