@@ -77,6 +77,7 @@ fn a_list_joins_the_package_set_and_makes_the_lock_stale() {
         "{e}"
     );
     assert!(e.contains("packages: locked"), "{e}");
+    assert!(e.contains("(added less nano)"), "{e}");
     assert!(
         e.contains("now \"less linux-image-amd64 live-boot nano systemd-sysv\""),
         "{e}"
