@@ -192,6 +192,33 @@ struct Locked<'a> {
     builder_digest: Option<&'a str>,
 }
 
+/// What every stage reads: the inputs, the lock, the runner and the work tree.
+struct Build<'a> {
+    inputs: &'a Inputs,
+    locked: &'a Locked<'a>,
+    runner: &'a Runner,
+    staged: &'a Staged,
+    build_id: &'a str,
+    epoch: i64,
+    work: PathBuf,
+    rootfs: PathBuf,
+    staging: PathBuf,
+}
+
+/// What the cleaned rootfs hands to the squashfs stage.
+struct Image {
+    boot: isoforge_rootfs::BootImages,
+    installed: Vec<isoforge_rootfs::packages::Installed>,
+}
+
+/// The mastered ISO.
+struct Mastered {
+    name: String,
+    path: PathBuf,
+    sha256: Sha256Digest,
+}
+
+/// The pipeline, stage by stage, in the order of the README's table.
 fn run_stages(
     inputs: &Inputs,
     locked: &Locked<'_>,
@@ -199,27 +226,55 @@ fn run_stages(
     staged: &Staged,
     build_id: &str,
 ) -> Result<(String, Sha256Digest), Error> {
-    let progress = runner.progress();
-    let profile = &inputs.profile;
-    let epoch = inputs.epoch.seconds();
     let work = staged.work();
-    let rootfs = work.join("rootfs");
-    let staging = work.join("staging");
+    let b = Build {
+        inputs,
+        locked,
+        runner,
+        staged,
+        build_id,
+        epoch: inputs.epoch.seconds(),
+        rootfs: work.join("rootfs"),
+        staging: work.join("staging"),
+        work,
+    };
+    let sources = packages(&b)?;
+    rootfs(&b, &sources)?;
+    let image = cleanup_and_branding(&b)?;
+    squashfs(&b, &image)?;
+    boot_files(&b)?;
+    let stage = b.runner.progress().stage(label(6, "iso: xorriso"));
+    let iso = iso(&b, &stage)?;
+    let info = build_info(&b, &image, &iso)?;
+    provenance(&b, &info, &iso)?;
+    checksums(&b, &iso)?;
+    fs::File::open(&iso.path)
+        .and_then(|f| f.sync_all())
+        .map_err(Error::io("cannot sync the ISO"))?;
+    stage.done(&format!(
+        "{} MB, sha256 {}",
+        size(&iso.path)? / 1_000_000,
+        iso.sha256
+    ));
+    Ok((iso.name, iso.sha256))
+}
 
-    // 1. packages: exactly the lock, from the cache (fetching only what it lacks)
+/// Stage 1, packages: exactly the lock, from the cache (fetching only what it lacks), served
+/// as a local repository.
+fn packages(b: &Build<'_>) -> Result<Vec<String>, Error> {
+    let progress = b.runner.progress();
     let stage = progress.stage(label(1, "packages: cache and local repository"));
-    let lock = locked.lock;
-    let fetched = locking::fetch(locked.config, lock, locked.cache, &stage)?;
-    if !fetched.corrupt.is_empty() {
-        for (label, actual) in &fetched.corrupt {
-            progress.note(format!(
-                "the cached {label} was corrupt (sha256 {actual}); it was deleted and fetched again"
-            ));
-        }
+    let lock = b.locked.lock;
+    let fetched = locking::fetch(b.locked.config, lock, b.locked.cache, &stage)?;
+    for (label, actual) in &fetched.corrupt {
+        progress.note(format!(
+            "the cached {label} was corrupt (sha256 {actual}); it was deleted and fetched again"
+        ));
     }
-    let debs = locking::local_debs(lock, locked.cache)?;
+    let debs = locking::local_debs(lock, b.locked.cache)?;
+    let profile = &b.inputs.profile;
     let sources = isoforge_rootfs::localrepo::create(
-        &work.join("repo"),
+        &b.work.join("repo"),
         &profile.suite,
         &profile.architecture,
         &debs,
@@ -230,12 +285,18 @@ fn run_stages(
         fetched.cached,
         fetched.fetched
     ));
+    Ok(sources)
+}
 
-    // 2. rootfs
-    let stage = progress.stage(label(2, "rootfs: mmdebstrap"));
-    isoforge_rootfs::bootstrap::run(runner, &stage, profile, &sources, &rootfs)?;
-    let installed = isoforge_rootfs::packages::installed(&rootfs)?;
-    let want: Vec<isoforge_rootfs::packages::Installed> = lock
+/// Stage 2, rootfs: mmdebstrap from the local repository, then a check that exactly the lock
+/// was installed.
+fn rootfs(b: &Build<'_>, sources: &[String]) -> Result<(), Error> {
+    let stage = b.runner.progress().stage(label(2, "rootfs: mmdebstrap"));
+    isoforge_rootfs::bootstrap::run(b.runner, &stage, &b.inputs.profile, sources, &b.rootfs)?;
+    let installed = isoforge_rootfs::packages::installed(&b.rootfs)?;
+    let want: Vec<isoforge_rootfs::packages::Installed> = b
+        .locked
+        .lock
         .packages
         .iter()
         .map(|p| isoforge_rootfs::packages::Installed {
@@ -246,70 +307,89 @@ fn run_stages(
         .collect();
     isoforge_rootfs::bootstrap::check_installed(&installed, &want)?;
     stage.done(&format!("{} packages, as locked", installed.len()));
+    Ok(())
+}
 
-    // 3. cleanup and branding
-    let stage = progress.stage(label(3, "rootfs: cleanup and branding"));
-    let cleaned = isoforge_rootfs::cleanup::run(&rootfs)?;
+/// Stage 3, cleanup and branding, then every time clamped to the epoch.
+fn cleanup_and_branding(b: &Build<'_>) -> Result<Image, Error> {
+    let stage = b
+        .runner
+        .progress()
+        .stage(label(3, "rootfs: cleanup and branding"));
+    let cleaned = isoforge_rootfs::cleanup::run(&b.rootfs)?;
     let branded = isoforge_rootfs::branding::apply(
-        &rootfs,
+        &b.rootfs,
         &isoforge_rootfs::branding::Branding {
-            profile,
-            build_id,
-            mirror: &inputs.pin.mirror,
-            epoch,
+            profile: &b.inputs.profile,
+            build_id: b.build_id,
+            mirror: &b.inputs.pin.mirror,
+            epoch: b.epoch,
         },
     )?;
-    let clamped = isoforge_rootfs::tree::clamp_times(&rootfs, epoch)?;
+    let clamped = isoforge_rootfs::tree::clamp_times(&b.rootfs, b.epoch)?;
     let mut log = cleaned.render();
-    for b in &branded {
-        log.push_str(&format!("wrote {b}\n"));
+    for wrote in &branded {
+        log.push_str(&format!("wrote {wrote}\n"));
     }
     log.push_str(&format!(
-        "clamped the times of {clamped} entries to {epoch}\n"
+        "clamped the times of {clamped} entries to {}\n",
+        b.epoch
     ));
-    fs::write(staged.logs().join("cleanup.log"), log)
+    fs::write(b.staged.logs().join("cleanup.log"), log)
         .map_err(Error::io("cannot write cleanup.log"))?;
-    let boot = isoforge_rootfs::boot_images(&rootfs)?;
-    let installed = isoforge_rootfs::packages::installed(&rootfs)?;
+    let boot = isoforge_rootfs::boot_images(&b.rootfs)?;
+    let installed = isoforge_rootfs::packages::installed(&b.rootfs)?;
     stage.done(&format!(
         "{} files cleaned, {} branded, {clamped} times clamped",
         cleaned.actions.len(),
         branded.len()
     ));
+    Ok(Image { boot, installed })
+}
 
-    // 4. squashfs
-    let stage = progress.stage(label(4, "squashfs: mksquashfs"));
-    let live = staging.join("live");
+/// Stage 4, squashfs, and the files next to it: kernel, initrd, package manifest, `.disk/info`.
+fn squashfs(b: &Build<'_>, image: &Image) -> Result<(), Error> {
+    let profile = &b.inputs.profile;
+    let stage = b.runner.progress().stage(label(4, "squashfs: mksquashfs"));
+    let live = b.staging.join("live");
     fs::create_dir_all(&live).map_err(Error::io("cannot create the staging tree"))?;
     let squashfs = live.join("filesystem.squashfs");
     isoforge_squashfs::pack(
-        runner,
+        b.runner,
         &stage,
-        &rootfs,
+        &b.rootfs,
         &squashfs,
         &profile.mksquashfs_options,
     )?;
-    let image = isoforge_fs::Dir::open_image(&rootfs)?;
-    image.copy_regular(&boot.kernel, &live.join("vmlinuz"))?;
-    image.copy_regular(&boot.initrd, &live.join("initrd.img"))?;
-    let manifest: String = installed
+    let rootfs = isoforge_fs::Dir::open_image(&b.rootfs)?;
+    rootfs.copy_regular(&image.boot.kernel, &live.join("vmlinuz"))?;
+    rootfs.copy_regular(&image.boot.initrd, &live.join("initrd.img"))?;
+    let manifest: String = image
+        .installed
         .iter()
         .map(|p| format!("{}\t{}\n", p.name, p.version))
         .collect();
     write(&live.join("filesystem.packages"), &manifest)?;
-    let disk = staging.join(".disk");
+    let disk = b.staging.join(".disk");
     fs::create_dir_all(&disk).map_err(Error::io("cannot create .disk"))?;
     write(
         &disk.join("info"),
         &format!(
-            "{} {} {} ({build_id})\n",
-            profile.product_name, profile.product_version, profile.architecture
+            "{} {} {} ({})\n",
+            profile.product_name, profile.product_version, profile.architecture, b.build_id
         ),
     )?;
     stage.done(&format!("{} MB", size(&squashfs)? / 1_000_000));
+    Ok(())
+}
 
-    // 5. boot files
-    let stage = progress.stage(label(5, "boot files: GRUB BIOS + UEFI"));
+/// Stage 5, boot files: GRUB for BIOS and UEFI.
+fn boot_files(b: &Build<'_>) -> Result<(), Error> {
+    let profile = &b.inputs.profile;
+    let stage = b
+        .runner
+        .progress()
+        .stage(label(5, "boot files: GRUB BIOS + UEFI"));
     let menu = isoforge_bootfiles::Menu {
         title: profile.grub_menu_title.clone(),
         kernel: "/live/vmlinuz".into(),
@@ -317,31 +397,33 @@ fn run_stages(
         cmdline: profile.live_boot_options.clone(),
     };
     isoforge_bootfiles::make(
-        runner,
+        b.runner,
         &stage,
-        &staging,
-        &work.join("grub"),
+        &b.staging,
+        &b.work.join("grub"),
         &menu,
-        &isoforge_iso::grub_uuid(epoch),
-        epoch,
+        &isoforge_iso::grub_uuid(b.epoch),
+        b.epoch,
     )?;
     stage.done("");
+    Ok(())
+}
 
-    // 6. ISO, sums and build info
-    let stage = progress.stage(label(6, "iso: xorriso"));
-    let iso_name = profile.iso_file_name();
-    let result = staged.result();
-    let iso = result.join(&iso_name);
+/// Stage 6, ISO: xorriso, then a check that it boots both ways (El Torito BIOS and UEFI).
+fn iso(b: &Build<'_>, stage: &isoforge_exec::Stage) -> Result<Mastered, Error> {
+    let profile = &b.inputs.profile;
+    let name = profile.iso_file_name();
+    let path = b.staged.result().join(&name);
     isoforge_iso::master(
-        runner,
-        &stage,
-        &staging,
-        &iso,
+        b.runner,
+        stage,
+        &b.staging,
+        &path,
         &isoforge_iso::Volume {
             label: profile.iso_volume_label.clone(),
             publisher: profile.iso_publisher.clone(),
             application: ISOFORGE.to_uppercase(),
-            epoch,
+            epoch: b.epoch,
         },
         &isoforge_iso::Boot {
             bios_image: isoforge_bootfiles::BIOS_IMAGE.into(),
@@ -349,7 +431,7 @@ fn run_stages(
             mbr_template: isoforge_bootfiles::HYBRID_MBR.into(),
         },
     )?;
-    let platforms = isoforge_iso::boot_platforms(&iso)?;
+    let platforms = isoforge_iso::boot_platforms(&path)?;
     for want in ["BIOS", "UEFI"] {
         if !platforms.iter().any(|p| p == want) {
             return Err(Error::Invalid(format!(
@@ -357,7 +439,15 @@ fn run_stages(
             )));
         }
     }
-    let iso_sha256 = sha256_file(&iso).map_err(Error::io("cannot hash the ISO"))?;
+    let sha256 = sha256_file(&path).map_err(Error::io("cannot hash the ISO"))?;
+    Ok(Mastered { name, path, sha256 })
+}
+
+/// BUILD_INFO: every input of the build and what it produced.
+fn build_info(b: &Build<'_>, image: &Image, iso: &Mastered) -> Result<BuildInfo, Error> {
+    let inputs = b.inputs;
+    let profile = &inputs.profile;
+    let lock = b.locked.lock;
     let info = BuildInfo {
         format: isoforge_buildinfo::FORMAT,
         build_tool: ISOFORGE.into(),
@@ -369,7 +459,7 @@ fn run_stages(
         config_dir: config_dir_in_repo(inputs)?,
         commit: inputs.source.commit.clone(),
         dirty_paths: inputs.source.dirty.clone(),
-        source_date_epoch: epoch,
+        source_date_epoch: b.epoch,
         source_date_epoch_origin: inputs.epoch.origin.to_string(),
         snapshot_timestamp: inputs.pin.timestamp.clone(),
         snapshot_url: inputs.pin.url(),
@@ -379,17 +469,19 @@ fn run_stages(
             isoforge_lock::FILE
         ),
         package_lock_sha256: lock.sha256(),
-        runtime: locked.runtime.to_string(),
-        builder_digest: locked.builder_digest.unwrap_or("none").to_string(),
-        kernel: boot.release.clone(),
+        runtime: b.locked.runtime.to_string(),
+        builder_digest: b.locked.builder_digest.unwrap_or("none").to_string(),
+        kernel: image.boot.release.clone(),
         build_tools: preflight::tool_versions()?,
-        environment: runner
+        environment: b
+            .runner
             .env()
             .recorded()
             .into_iter()
             .chain([("UMASK".to_string(), "0022".to_string())])
             .collect(),
-        installed: installed
+        installed: image
+            .installed
             .iter()
             .map(|p| Package {
                 name: p.name.clone(),
@@ -403,15 +495,19 @@ fn run_stages(
             })
             .collect(),
         artefacts: vec![Artefact {
-            sha256: iso_sha256.hex(),
-            size: size(&iso)?,
-            name: iso_name.clone(),
+            sha256: iso.sha256.hex(),
+            size: size(&iso.path)?,
+            name: iso.name.clone(),
         }],
     };
-    write(&result.join("BUILD_INFO"), &info.render())?;
-    // The provenance records this run (a fresh invocation id): written after the ISO, so it
-    // is no input to it, and left out of SHA256SUMS, which lists what every rebuild
-    // reproduces.
+    write(&b.staged.result().join("BUILD_INFO"), &info.render())?;
+    Ok(info)
+}
+
+/// The provenance records this run (a fresh invocation id): written after the ISO, so it
+/// is no input to it, and left out of SHA256SUMS, which lists what every rebuild
+/// reproduces.
+fn provenance(b: &Build<'_>, info: &BuildInfo, iso: &Mastered) -> Result<(), Error> {
     let run = isoforge_buildinfo::provenance::Run {
         repository: env!("CARGO_PKG_REPOSITORY").into(),
         lock: Path::new(&info.config_dir)
@@ -422,15 +518,20 @@ fn run_stages(
             .map_err(Error::io("cannot read /dev/urandom for the invocation id"))?,
     };
     write(
-        &result.join(format!("{iso_name}.intoto.json")),
-        &isoforge_buildinfo::provenance::statement(&info, &run),
-    )?;
-    let sums = [iso_name.as_str(), "BUILD_INFO"]
+        &b.staged.result().join(format!("{}.intoto.json", iso.name)),
+        &isoforge_buildinfo::provenance::statement(info, &run),
+    )
+}
+
+/// SHA256SUMS: the ISO and BUILD_INFO.
+fn checksums(b: &Build<'_>, iso: &Mastered) -> Result<(), Error> {
+    let result = b.staged.result();
+    let sums = [iso.name.as_str(), "BUILD_INFO"]
         .iter()
         .map(|n| {
             // The ISO was hashed once already; 250 MB is worth not reading twice.
-            let digest = if *n == iso_name {
-                Ok(iso_sha256)
+            let digest = if *n == iso.name {
+                Ok(iso.sha256)
             } else {
                 sha256_file(&result.join(n))
             };
@@ -445,16 +546,7 @@ fn run_stages(
     write(
         &result.join("SHA256SUMS"),
         &isoforge_checksums::render(&sums),
-    )?;
-    fs::File::open(&iso)
-        .and_then(|f| f.sync_all())
-        .map_err(Error::io("cannot sync the ISO"))?;
-    stage.done(&format!(
-        "{} MB, sha256 {}",
-        size(&iso)? / 1_000_000,
-        iso_sha256
-    ));
-    Ok((iso_name, iso_sha256))
+    )
 }
 
 /// Where the configuration lives inside the repository, for BUILD_INFO (and rebuilds).

@@ -2,8 +2,9 @@
 //! (`config/silvermetal-base.conf`), the snapshot pin (`config/snapshot-pin.env`), the
 //! SOURCE_DATE_EPOCH override (`config/source-date-epoch.env`) and the source commit.
 //!
-//! Extra apt repositories (`config/repositories/*.env`) and the builder pin
-//! (`config/builder.env`) are read here too.
+//! Extra apt repositories (`config/repositories/*.env`), package lists
+//! (`config/package-lists/*.list.chroot`) and the builder pin (`config/builder.env`) are read
+//! here too.
 //!
 //! The configuration files are read as `KEY=VALUE` without running a shell ([`envfile`]);
 //! every error names the file, the line where there is one, and what was expected.
@@ -11,6 +12,7 @@
 pub mod builder;
 pub mod envfile;
 pub mod epoch;
+pub mod package_lists;
 pub mod profile;
 pub mod repositories;
 pub mod snapshot;
@@ -23,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 pub use builder::{BuilderConfig, ImageRef};
 pub use epoch::{Origin as EpochOrigin, SourceDateEpoch};
+pub use package_lists::PackageList;
 pub use profile::Profile;
 pub use repositories::Repository;
 pub use snapshot::SnapshotPin;
@@ -109,7 +112,8 @@ impl Inputs {
 pub const CONFIG_FILES: &[&str] = &[profile::FILE, snapshot::FILE, epoch::FILE];
 
 /// The profile's identity: sha256 over the configuration files' names and bytes (the extra
-/// repositories' files and keys included, when there are any).
+/// repositories' files and keys, and the package lists, included when there are any: a
+/// profile without them hashes as it did before they existed).
 pub fn profile_sha256(config_dir: &Path) -> Result<String, Error> {
     let mut h = Sha256::new();
     let mut names: Vec<String> = CONFIG_FILES.iter().map(|s| s.to_string()).collect();
@@ -117,6 +121,7 @@ pub fn profile_sha256(config_dir: &Path) -> Result<String, Error> {
         names.push(format!("{}/{}.env", repositories::DIR, r.name));
         names.push(r.signed_by_rel.clone());
     }
+    names.extend(package_lists::load(config_dir)?.into_iter().map(|l| l.rel));
     for name in &names {
         let path = config_dir.join(name);
         match std::fs::read(&path) {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::Error;
 use crate::envfile::EnvFile;
+use crate::package_lists::{self, PackageList};
 use crate::validate::{self, words};
 
 /// The profile's file name under the configuration directory.
@@ -64,7 +65,10 @@ pub struct Profile {
     pub architecture: String,
     pub variant: String,
     pub components: Vec<String>,
+    /// `PACKAGES` merged with the package lists (see [`package_lists::merge`]).
     pub packages: Vec<String>,
+    /// `package-lists/*.list.chroot`, in lexical order (their packages are in `packages`).
+    pub package_lists: Vec<PackageList>,
     /// Kernel command line for the live system, without console settings.
     pub live_boot_options: Vec<String>,
     pub product_name: String,
@@ -87,10 +91,15 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The profile file and the package lists beside it.
     pub fn load(config_dir: &Path) -> Result<Self, Error> {
-        Self::from_file(&EnvFile::load(&config_dir.join(FILE))?)
+        let mut profile = Self::from_file(&EnvFile::load(&config_dir.join(FILE))?)?;
+        profile.package_lists = package_lists::load(config_dir)?;
+        profile.packages = package_lists::merge(&profile.packages, &profile.package_lists);
+        Ok(profile)
     }
 
+    /// The profile file alone (no package lists).
     pub fn from_file(file: &EnvFile) -> Result<Self, Error> {
         let f = file.fields(KEYS)?;
         let product_name = f.required("PRODUCT_NAME", "the product's display name", |v| {
@@ -131,6 +140,7 @@ impl Profile {
             packages: f.required("PACKAGES", "space-separated Debian package names", |v| {
                 words(v, validate::package_name)
             })?,
+            package_lists: Vec::new(),
             live_boot_options: f
                 .optional("LIVE_BOOT_OPTIONS", |v| words(v, validate::kernel_arg))?
                 .unwrap_or_else(|| vec!["boot=live".into(), "components".into()]),

@@ -43,7 +43,8 @@ impl Inputs {
         hex::encode(h.finalize())
     }
 
-    /// What differs between `self` (recorded) and `now`, one phrase per input.
+    /// What differs between `self` (recorded) and `now`, one phrase per input; for a list
+    /// of words (packages, components), which words came and went.
     pub fn differences(&self, now: &Inputs) -> Vec<String> {
         let mut out = Vec::new();
         let get = |i: &Inputs, k: &str| -> Vec<String> {
@@ -68,13 +69,42 @@ impl Inputs {
             let (was, is) = (get(self, k), get(now, k));
             if was != is {
                 out.push(format!(
-                    "{k}: locked {:?}, now {:?}",
+                    "{k}: locked {:?}, now {:?}{}",
                     was.join("; "),
-                    is.join("; ")
+                    is.join("; "),
+                    word_changes(&was, &is)
                 ));
             }
         }
         out
+    }
+}
+
+/// ` (added a b; removed c)` between two single-valued word lists; empty otherwise.
+fn word_changes(was: &[String], is: &[String]) -> String {
+    let ([was], [is]) = (was, is) else {
+        return String::new();
+    };
+    let (was, is): (Vec<&str>, Vec<&str>) = (
+        was.split_whitespace().collect(),
+        is.split_whitespace().collect(),
+    );
+    if was.len() < 2 && is.len() < 2 {
+        return String::new();
+    }
+    let added: Vec<&str> = is.iter().filter(|w| !was.contains(w)).copied().collect();
+    let removed: Vec<&str> = was.iter().filter(|w| !is.contains(w)).copied().collect();
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!("added {}", added.join(" ")));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("removed {}", removed.join(" ")));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
     }
 }
 
@@ -504,6 +534,7 @@ mod tests {
         let d = a.differences(&b);
         assert_eq!(d.len(), 1);
         assert!(d[0].starts_with("packages: locked"), "{d:?}");
+        assert!(d[0].ends_with(" (added vim)"), "{d:?}");
         assert!(a.differences(&a).is_empty());
     }
 

@@ -87,6 +87,17 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             None
         }
     };
+    for l in &profile.package_lists {
+        row(
+            "package list",
+            &format!(
+                "{} ({} packages: {})",
+                l.rel,
+                l.packages.len(),
+                l.packages.join(" ")
+            ),
+        );
+    }
     let repos = isoforge_inputs::repositories::load(dir)?;
     for r in &repos {
         row(
