@@ -50,6 +50,8 @@ pub enum Error {
     Lock(#[from] isoforge_lock::Error),
     #[error(transparent)]
     Cache(#[from] isoforge_cache::Error),
+    #[error(transparent)]
+    Offenders(#[from] isoforge_offenders::Error),
     #[error("{0}")]
     Invalid(String),
     #[error("{context}: {source}")]
@@ -115,6 +117,8 @@ pub fn build(opts: &Options, progress: &Progress) -> Result<Outcome, Error> {
         },
     )?;
     let locks = LockConfig::load(&opts.config_dir)?;
+    // Read before anything is built, so a bad rule stops the build at once.
+    let offenders = isoforge_offenders::Table::load(&opts.config_dir)?;
     let lock = locks.load_lock(Which::Image)?;
     let cache = locking::open_cache(opts.cache_dir.as_deref())?;
     preflight::check_tools()?;
@@ -153,7 +157,7 @@ pub fn build(opts: &Options, progress: &Progress) -> Result<Outcome, Error> {
         runtime: &opts.runtime,
         builder_digest: opts.builder_digest.as_deref(),
     };
-    match run_stages(&inputs, &locked, &runner, &staged, &build_id) {
+    match run_stages(&inputs, &offenders, &locked, &runner, &staged, &build_id) {
         Ok((iso_name, iso_sha256)) => {
             if opts.keep_work {
                 let kept = staged.keep_work()?;
@@ -194,6 +198,7 @@ struct Locked<'a> {
 
 fn run_stages(
     inputs: &Inputs,
+    offenders: &isoforge_offenders::Table,
     locked: &Locked<'_>,
     runner: &Runner,
     staged: &Staged,
@@ -249,7 +254,7 @@ fn run_stages(
 
     // 3. cleanup and branding
     let stage = progress.stage(label(3, "rootfs: cleanup and branding"));
-    let cleaned = isoforge_rootfs::cleanup::run(&rootfs)?;
+    let cleaned = isoforge_rootfs::cleanup::run_with(&rootfs, offenders)?;
     let branded = isoforge_rootfs::branding::apply(
         &rootfs,
         &isoforge_rootfs::branding::Branding {
