@@ -5,6 +5,7 @@
 //! the image root; a leading `/`, a `.` or `..` component is refused.
 
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::{Action, Error, Rule};
@@ -22,11 +23,26 @@ pub fn load(path: &Path) -> Result<Vec<Rule>, Error> {
         file: path.to_path_buf(),
         message,
     };
-    let f = match std::fs::File::open(path) {
+    // A symlink, FIFO or device in a checkout someone else controls is refused, not followed.
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(file_err("a symlink; make it a regular file".into()));
+        }
         Err(e) => return Err(file_err(format!("cannot open: {e}"))),
     };
+    if !f
+        .metadata()
+        .map_err(|e| file_err(format!("cannot stat: {e}")))?
+        .is_file()
+    {
+        return Err(file_err("not a regular file".into()));
+    }
     let mut bytes = Vec::new();
     f.take(MAX_BYTES + 1)
         .read_to_end(&mut bytes)

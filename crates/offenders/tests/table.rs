@@ -211,6 +211,16 @@ fn bad_rules_give_one_line_with_file_and_line() {
         assert!(e.contains(want), "{text:?}: {e}");
         assert!(!e.contains('\n'), "{e}");
     }
+    // A symlink to a host file is not followed, a FIFO is not read.
+    let d = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", d.path().join(profile::FILE)).unwrap();
+    let e = Table::load(d.path()).unwrap_err().to_string();
+    assert!(e.contains("a symlink"), "{e}");
+    let d = tempfile::tempdir().unwrap();
+    let fifo = std::ffi::CString::new(d.path().join(profile::FILE).to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let e = Table::load(d.path()).unwrap_err().to_string();
+    assert!(e.contains("not a regular file"), "{e}");
     let d = tempfile::tempdir().unwrap();
     write(d.path(), &"#".repeat(profile::MAX_BYTES as usize + 1));
     let e = Table::load(d.path()).unwrap_err().to_string();
