@@ -50,6 +50,8 @@ pub enum Error {
     Lock(#[from] isoforge_lock::Error),
     #[error(transparent)]
     Cache(#[from] isoforge_cache::Error),
+    #[error(transparent)]
+    Offenders(#[from] isoforge_offenders::Error),
     #[error("{0}")]
     Invalid(String),
     #[error("{context}: {source}")]
@@ -115,6 +117,8 @@ pub fn build(opts: &Options, progress: &Progress) -> Result<Outcome, Error> {
         },
     )?;
     let locks = LockConfig::load(&opts.config_dir)?;
+    // Read before anything is built, so a bad rule stops the build at once.
+    let offenders = isoforge_offenders::Table::load(&opts.config_dir)?;
     let lock = locks.load_lock(Which::Image)?;
     let cache = locking::open_cache(opts.cache_dir.as_deref())?;
     preflight::check_tools()?;
@@ -153,7 +157,7 @@ pub fn build(opts: &Options, progress: &Progress) -> Result<Outcome, Error> {
         runtime: &opts.runtime,
         builder_digest: opts.builder_digest.as_deref(),
     };
-    match run_stages(&inputs, &locked, &runner, &staged, &build_id) {
+    match run_stages(&inputs, &offenders, &locked, &runner, &staged, &build_id) {
         Ok((iso_name, iso_sha256)) => {
             if opts.keep_work {
                 let kept = staged.keep_work()?;
@@ -195,6 +199,8 @@ struct Locked<'a> {
 /// What every stage reads: the inputs, the lock, the runner and the work tree.
 struct Build<'a> {
     inputs: &'a Inputs,
+    /// The known offenders cleanup removes: the built-in table and the profile's rules.
+    offenders: &'a isoforge_offenders::Table,
     locked: &'a Locked<'a>,
     runner: &'a Runner,
     staged: &'a Staged,
@@ -221,6 +227,7 @@ struct Mastered {
 /// The pipeline, stage by stage, in the order of the README's table.
 fn run_stages(
     inputs: &Inputs,
+    offenders: &isoforge_offenders::Table,
     locked: &Locked<'_>,
     runner: &Runner,
     staged: &Staged,
@@ -229,6 +236,7 @@ fn run_stages(
     let work = staged.work();
     let b = Build {
         inputs,
+        offenders,
         locked,
         runner,
         staged,
@@ -316,7 +324,7 @@ fn cleanup_and_branding(b: &Build<'_>) -> Result<Image, Error> {
         .runner
         .progress()
         .stage(label(3, "rootfs: cleanup and branding"));
-    let cleaned = isoforge_rootfs::cleanup::run(&b.rootfs)?;
+    let cleaned = isoforge_rootfs::cleanup::run_with(&b.rootfs, b.offenders)?;
     let branded = isoforge_rootfs::branding::apply(
         &b.rootfs,
         &isoforge_rootfs::branding::Branding {

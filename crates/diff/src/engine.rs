@@ -374,11 +374,21 @@ impl Engine<'_> {
             .map(|&(ia, ib)| match (ia, ib) {
                 (Some(i), Some(j)) => self.member(&ctx, i, j),
                 (Some(i), None) => (
-                    Some(presence(&node.location, &pa.entries[i], Change::Removed)),
+                    Some(presence(
+                        &self.opts.offenders,
+                        &node.location,
+                        &pa.entries[i],
+                        Change::Removed,
+                    )),
                     None,
                 ),
                 (None, Some(j)) => (
-                    Some(presence(&node.location, &pb.entries[j], Change::Added)),
+                    Some(presence(
+                        &self.opts.offenders,
+                        &node.location,
+                        &pb.entries[j],
+                        Change::Added,
+                    )),
                     None,
                 ),
                 (None, None) => (None, None),
@@ -493,7 +503,7 @@ impl Engine<'_> {
         n.notes.extend(notes);
         // Known offenders are about content; a member whose record dates alone differ is not
         // one of them.
-        let mut h = hints::for_path(&ea.path, content_differs);
+        let mut h = hints::for_path(&self.opts.offenders, &ea.path, content_differs);
         h.append(&mut n.hints);
         n.hints = h;
         let nested = match (windowed, outcome.trees) {
@@ -575,7 +585,7 @@ fn window(src: &Source, x: &[std::ops::Range<u64>]) -> Source {
 }
 
 /// A member present on one side only.
-fn presence(parent: &str, e: &Entry, change: Change) -> Node {
+fn presence(table: &isoforge_offenders::Table, parent: &str, e: &Entry, change: Change) -> Node {
     let mut n = Node::new(&e.path, join(parent, &e.path), e.kind.as_str(), change);
     let side = if change == Change::Added { "B" } else { "A" };
     let mut desc = format!("only in {side}: {}", e.kind.as_str());
@@ -591,7 +601,7 @@ fn presence(parent: &str, e: &Entry, change: Change) -> Node {
         }
     }
     n.notes.push(desc);
-    n.hints = hints::for_presence(&e.path);
+    n.hints = hints::for_presence(table, &e.path);
     n
 }
 

@@ -1,8 +1,9 @@
-//! Root-cause hints: a built-in table of known causes of irreproducibility, each with its
-//! remedy, matched against member paths, field names and roles, decoded values and changed
-//! text lines.
+//! Root-cause hints: known causes of irreproducibility, each with its remedy, matched against
+//! member paths (the shared offenders table, `isoforge-offenders`), field names and roles,
+//! decoded values and changed text lines.
 
 use isoforge_formats::{Role, Value};
+use isoforge_offenders::Table;
 
 use crate::report::Hint;
 
@@ -16,141 +17,6 @@ pub struct HintCtx {
     pub hostname: Option<String>,
     pub user: Option<String>,
 }
-
-/// Known offenders by member path: `(id, glob patterns, cause, remedy)`.
-const PATHS: &[(&str, &[&str], &str, &str)] = &[
-    (
-        "machine-id",
-        &["/etc/machine-id", "/var/lib/dbus/machine-id"],
-        "machine ID generated randomly when systemd/dbus was installed",
-        "truncate it before squashing (`: > /etc/machine-id`, remove /var/lib/dbus/machine-id); systemd creates one at first boot",
-    ),
-    (
-        "nvme-hostid",
-        &["/etc/nvme/hostid", "/etc/nvme/hostnqn"],
-        "nvme-cli's postinst writes a random host UUID/NQN",
-        "remove /etc/nvme/hostid and /etc/nvme/hostnqn before squashing (they are generated at boot)",
-    ),
-    (
-        "dkms-log",
-        &[
-            "/var/lib/dkms/*/make.log",
-            "/var/lib/dkms/*/log/*",
-            "/var/lib/dkms/*",
-        ],
-        "DKMS build logs record the wall-clock build time",
-        "delete /var/lib/dkms/*/*/*/log before squashing",
-    ),
-    (
-        "ldconfig-aux-cache",
-        &["/var/cache/ldconfig/aux-cache"],
-        "ldconfig's aux-cache stores inode numbers and times of the build host",
-        "delete /var/cache/ldconfig/aux-cache before squashing",
-    ),
-    (
-        "pyc",
-        &["*.pyc", "*/__pycache__/*"],
-        "Python bytecode embeds source mtimes or is written in nondeterministic order",
-        "remove __pycache__/*.pyc before squashing, or compile with SOURCE_DATE_EPOCH set (checked-hash pycs)",
-    ),
-    (
-        "logs",
-        &["/var/log/*"],
-        "log files written during the build (dpkg.log, apt/history.log, alternatives.log...)",
-        "truncate or remove /var/log/* before squashing",
-    ),
-    (
-        "man-db-cache",
-        &["/var/cache/man/*"],
-        "man-db's index cache is built with the build host's time and order",
-        "remove /var/cache/man/* before squashing",
-    ),
-    (
-        "ssh-host-keys",
-        &["/etc/ssh/ssh_host_*"],
-        "SSH host keys are generated randomly at install",
-        "remove /etc/ssh/ssh_host_* before squashing; regenerate at first boot",
-    ),
-    (
-        "apt-caches",
-        &[
-            "/var/lib/apt/lists/*",
-            "/var/cache/apt/*",
-            "/var/cache/debconf/*-old",
-        ],
-        "apt and debconf caches depend on download time and order",
-        "apt-get clean and remove /var/lib/apt/lists/* and *-old caches before squashing",
-    ),
-    (
-        "random-seed",
-        &[
-            "/var/lib/systemd/random-seed",
-            "/var/lib/urandom/random-seed",
-        ],
-        "a random seed saved during the build",
-        "remove it before squashing",
-    ),
-    (
-        "shadow-lastchange",
-        &[
-            "/etc/shadow",
-            "/etc/shadow-",
-            "/etc/gshadow",
-            "/etc/gshadow-",
-        ],
-        "the 'last password change' field counts days up to the build date",
-        "create users with SOURCE_DATE_EPOCH set (shadow honours it) or rewrite field 3 to the epoch day",
-    ),
-    (
-        "hostname-files",
-        &["/etc/hostname", "/etc/hosts", "/etc/mailname"],
-        "the build host's name was written into the image",
-        "write fixed contents to /etc/hostname, /etc/hosts and /etc/mailname in the build",
-    ),
-    (
-        "backup-files",
-        &["/etc/*-", "/var/lib/dpkg/*-old", "/var/cache/debconf/*-old"],
-        "backup copies whose content depends on the order of earlier steps",
-        "remove *-old and passwd-/group-/shadow- backups before squashing",
-    ),
-    (
-        "initramfs",
-        &["/boot/initrd.img*", "/live/initrd.img*", "/initrd.img*"],
-        "the initramfs was regenerated: cpio member times and order depend on the build",
-        "build it with SOURCE_DATE_EPOCH set (initramfs-tools clamps times) and compare the members listed below",
-    ),
-    (
-        "fontconfig-cache",
-        &["/var/cache/fontconfig/*", "*/fonts.cache-*"],
-        "fontconfig caches embed times and directory order",
-        "remove /var/cache/fontconfig/* before squashing",
-    ),
-    (
-        "systemd-catalog",
-        &[
-            "/var/lib/systemd/catalog/database",
-            "/etc/udev/hwdb.bin",
-            "/usr/lib/udev/hwdb.bin",
-        ],
-        "generated databases (journal catalog, hwdb) written at install time",
-        "regenerate them in a fixed environment or remove the catalog database (rebuilt at boot)",
-    ),
-    (
-        "apt-partial",
-        &[
-            "/var/cache/apt/archives/partial",
-            "/var/lib/apt/lists/partial",
-        ],
-        "apt gives its partial directories to its sandbox user _apt only when _apt can reach the build directory (not under a 0700 parent such as a mktemp -d)",
-        "give both to the image's _apt, mode 0700, before squashing (isoforge's cleanup does), or build under a directory others can traverse",
-    ),
-    (
-        "boot-catalog",
-        &["/boot.catalog", "/boot/grub/boot.cat", "/isolinux/boot.cat"],
-        "the El Torito boot catalog file gets the wall-clock date from grub-mkrescue",
-        "set file dates with xorriso -volume_date all_file_dates =$SOURCE_DATE_EPOCH (grub-mkrescue passes extra xorriso options after --)",
-    ),
-];
 
 /// Known fields: `(id, lowercase substrings of "structure, field", role it applies to (any if
 /// `None`), cause, remedy)`. The first match wins.
@@ -266,24 +132,6 @@ const FIELDS: &[FieldRule] = &[
     ),
 ];
 
-fn glob(pat: &str, s: &str) -> bool {
-    match pat.split_once('*') {
-        None => pat == s,
-        Some((head, rest)) => {
-            if !s.starts_with(head) {
-                return false;
-            }
-            let s = &s[head.len()..];
-            if rest.is_empty() {
-                return true;
-            }
-            (0..=s.len())
-                .filter(|&i| s.is_char_boundary(i))
-                .any(|i| glob(rest, &s[i..]))
-        }
-    }
-}
-
 fn hint(id: &'static str, cause: impl Into<String>, remedy: impl Into<String>) -> Hint {
     Hint {
         id,
@@ -292,18 +140,13 @@ fn hint(id: &'static str, cause: impl Into<String>, remedy: impl Into<String>) -
     }
 }
 
-/// Known offenders whose record metadata (not content) is the problem.
-const METADATA_PATHS: &[&str] = &["boot-catalog", "apt-partial"];
-
-/// Hints for a member path (known offenders). Most are about content; when only the
-/// member's metadata differs, only the metadata offenders apply.
-pub fn for_path(path: &str, content_differs: bool) -> Vec<Hint> {
-    PATHS
-        .iter()
-        .filter(|(id, _, _, _)| content_differs || METADATA_PATHS.contains(id))
-        .filter(|(_, pats, _, _)| pats.iter().any(|p| glob(p, path)))
-        .take(1)
-        .map(|(id, _, c, r)| hint(id, *c, *r))
+/// Hints for a member path from the offenders table (the first matching entry). Most entries
+/// are about content; when only the member's metadata differs, only the metadata ones apply.
+pub fn for_path(table: &Table, path: &str, content_differs: bool) -> Vec<Hint> {
+    table
+        .hint(path, content_differs)
+        .map(|r| hint(r.id, r.cause.clone(), r.remedy.clone()))
+        .into_iter()
         .collect()
 }
 
@@ -553,8 +396,8 @@ pub fn for_order() -> Hint {
 }
 
 /// Hint for a member present on one side only.
-pub fn for_presence(path: &str) -> Vec<Hint> {
-    let mut v = for_path(path, true);
+pub fn for_presence(table: &Table, path: &str) -> Vec<Hint> {
+    let mut v = for_path(table, path, true);
     if v.is_empty() {
         v.push(hint(
             "file-set",
@@ -611,23 +454,26 @@ mod tests {
     use isoforge_formats::Timestamp;
 
     #[test]
-    fn globs() {
-        assert!(glob(
-            "/var/lib/dkms/*/make.log",
-            "/var/lib/dkms/foo/1.0/build/make.log"
-        ));
-        assert!(glob("*.pyc", "/usr/lib/python3/x.pyc"));
-        assert!(!glob("/etc/machine-id", "/etc/machine-id.bak"));
-        assert_eq!(for_path("/etc/machine-id", true)[0].id, "machine-id");
+    fn paths() {
+        let t = Table::builtin();
         assert_eq!(
-            for_path("/var/lib/apt/lists/partial", false)[0].id,
-            "apt-partial"
-        );
-        assert!(for_path("/etc/machine-id", false).is_empty());
-        assert_eq!(
-            for_path("/var/lib/dkms/x/1/log/make.log", true)[0].id,
+            for_path(&t, "/var/lib/dkms/foo/1.0/build/make.log", true)[0].id,
             "dkms-log"
         );
+        assert_eq!(for_path(&t, "/usr/lib/python3/x.pyc", true)[0].id, "pyc");
+        assert!(for_path(&t, "/etc/machine-id.bak", true).is_empty());
+        assert_eq!(for_path(&t, "/etc/machine-id", true)[0].id, "machine-id");
+        assert_eq!(
+            for_path(&t, "/var/lib/apt/lists/partial", false)[0].id,
+            "apt-partial"
+        );
+        assert!(for_path(&t, "/etc/machine-id", false).is_empty());
+        assert_eq!(
+            for_path(&t, "/var/lib/dkms/x/1/log/make.log", true)[0].id,
+            "dkms-log"
+        );
+        assert_eq!(for_presence(&t, "/usr/share/x").len(), 1);
+        assert_eq!(for_presence(&t, "/usr/share/x")[0].id, "file-set");
     }
 
     #[test]

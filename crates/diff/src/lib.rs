@@ -92,6 +92,9 @@ pub struct Options {
     pub max_text_lines: usize,
     /// Called with the location being compared, for progress display.
     pub progress: Option<Progress>,
+    /// Known offenders matched against member paths: the built-in table, plus a profile's
+    /// `config/offenders.conf` when the diff is run with a configuration.
+    pub offenders: Arc<isoforge_offenders::Table>,
 }
 
 impl Default for Options {
@@ -105,6 +108,7 @@ impl Default for Options {
             max_unattributed: 200,
             max_text_lines: 400,
             progress: None,
+            offenders: Arc::new(isoforge_offenders::Table::builtin()),
         }
     }
 }

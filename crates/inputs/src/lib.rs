@@ -109,7 +109,8 @@ impl Inputs {
 }
 
 /// The configuration files that make up a profile, in hashing order.
-pub const CONFIG_FILES: &[&str] = &[profile::FILE, snapshot::FILE, epoch::FILE];
+/// `offenders.conf` is the profile's own cleanup rules (read by `isoforge-offenders`).
+pub const CONFIG_FILES: &[&str] = &[profile::FILE, snapshot::FILE, epoch::FILE, "offenders.conf"];
 
 /// The profile's identity: sha256 over the configuration files' names and bytes (the extra
 /// repositories' files and keys, and the package lists, included when there are any: a
@@ -141,4 +142,21 @@ pub fn profile_sha256(config_dir: &Path) -> Result<String, Error> {
         }
     }
     Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod profile_hash_tests {
+    /// The profile's own offenders rules are part of its identity; a profile without them
+    /// hashes as before.
+    #[test]
+    fn offenders_rules_change_the_profile_hash() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(super::profile::FILE), "NAME=x\n").unwrap();
+        let before = super::profile_sha256(d.path()).unwrap();
+        std::fs::write(d.path().join("offenders.conf"), "remove opt/x  # why\n").unwrap();
+        let with = super::profile_sha256(d.path()).unwrap();
+        assert_ne!(before, with);
+        std::fs::remove_file(d.path().join("offenders.conf")).unwrap();
+        assert_eq!(super::profile_sha256(d.path()).unwrap(), before);
+    }
 }

@@ -161,3 +161,32 @@ fn not_a_git_repository() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("not inside a git work tree"), "{err}");
 }
+
+/// A bad rule in the profile's offenders.conf stops the build before anything is built.
+#[test]
+fn bad_offenders_rule_names_file_and_line() {
+    require_root();
+    let repo = Repo::with_default_profile();
+    std::fs::write(
+        repo.config().join("offenders.conf"),
+        "# site rules\nremove /etc/shadow  # escapes the image\n",
+    )
+    .unwrap();
+    repo.commit("bad offenders rule");
+    assert_refused(
+        &repo,
+        &repo.build(&[]),
+        "offenders.conf:2: /etc/shadow: write the path relative to the image root (etc/shadow)",
+    );
+    std::fs::write(
+        repo.config().join("offenders.conf"),
+        "shred etc/x  # unknown\n",
+    )
+    .unwrap();
+    repo.commit("unknown action");
+    assert_refused(
+        &repo,
+        &repo.build(&[]),
+        "offenders.conf:1: unknown action \"shred\"",
+    );
+}

@@ -245,3 +245,52 @@ fn total_spool_budget_is_a_clean_error() {
         "nothing left behind"
     );
 }
+
+/// `--config DIR`: the profile's offenders.conf names a file in the hints; a bad rule is one
+/// line with file and line, exit 2, and no report.
+#[test]
+fn config_adds_the_profiles_offenders() {
+    let d = tempfile::tempdir().unwrap();
+    let (cwd, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    sh(
+        d.path(),
+        "mkdir -p a/opt/vendor b/opt/vendor cfg; echo 1 > a/opt/vendor/x.stamp
+         echo 2 > b/opt/vendor/x.stamp
+         echo 'remove opt/vendor/*.stamp  # the vendor run id' > cfg/offenders.conf",
+    );
+    let p = |n: &str| d.path().join(n).display().to_string();
+    let out = isoforge(
+        cwd.path(),
+        tmp.path(),
+        &[&p("a"), &p("b"), "--config", &p("cfg")],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("[profile] /opt/vendor/x.stamp")
+            && text.contains("the vendor run id (profile rule, offenders.conf:1)"),
+        "{text}"
+    );
+    let out = isoforge(cwd.path(), tmp.path(), &[&p("a"), &p("b")]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("[profile]"));
+
+    std::fs::write(
+        d.path().join("cfg/offenders.conf"),
+        "# x\nremove ../etc/shadow  # escape\n",
+    )
+    .unwrap();
+    let out = isoforge(
+        cwd.path(),
+        tmp.path(),
+        &[&p("a"), &p("b"), "--config", &p("cfg")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cfg/offenders.conf:2: ../etc/shadow: a `..`"),
+        "{err}"
+    );
+    assert!(empty(tmp.path()));
+}

@@ -1,140 +1,37 @@
-//! Known sources of non-determinism in a freshly installed Debian system, and what to do about
-//! each. The table is the point: each entry says why the file differs between builds.
+//! Cleanup of the known sources of non-determinism in a freshly installed Debian system: applies
+//! the entries of the offenders table (crate `isoforge-offenders`: the built-in entries plus a
+//! profile's `config/offenders.conf`) that have an action, and gives apt's directories a fixed
+//! owner ([`OWNERS`]).
 
 use std::fs;
 use std::path::Path;
 
-use glob::{MatchOptions, Pattern};
+use isoforge_offenders::{Kind, Table};
 
 use crate::{Error, io_err};
 
+/// What cleanup did to one entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Delete files and symlinks that match (directories are left alone).
+    /// Deleted a file or symlink.
     RemoveFile,
-    /// Delete whatever matches, directories with their contents.
+    /// Deleted a directory with its contents (or a file).
     RemoveTree,
-    /// Empty regular files that match, keeping owner and mode.
+    /// Emptied a regular file, keeping owner and mode.
     Truncate,
-    /// Give a directory the owner and mode of an [`OWNERS`] entry.
+    /// Gave a directory the owner and mode of an [`OWNERS`] entry.
     Own,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Rule {
-    /// Path relative to the rootfs; `*` matches within one component, `**` across several.
-    pub pattern: &'static str,
-    pub action: Action,
-    pub why: &'static str,
+impl From<isoforge_offenders::Action> for Action {
+    fn from(a: isoforge_offenders::Action) -> Self {
+        match a {
+            isoforge_offenders::Action::RemoveFile => Self::RemoveFile,
+            isoforge_offenders::Action::RemoveTree => Self::RemoveTree,
+            isoforge_offenders::Action::Truncate => Self::Truncate,
+        }
+    }
 }
-
-pub const RULES: &[Rule] = &[
-    Rule {
-        pattern: "etc/machine-id",
-        action: Action::Truncate,
-        why: "a random id written at install time; empty, each boot makes its own",
-    },
-    Rule {
-        pattern: "var/lib/dbus/machine-id",
-        action: Action::RemoveFile,
-        why: "a copy of the random machine id",
-    },
-    Rule {
-        pattern: "var/lib/systemd/random-seed",
-        action: Action::RemoveFile,
-        why: "random by design",
-    },
-    Rule {
-        pattern: "var/lib/systemd/credential.secret",
-        action: Action::RemoveFile,
-        why: "random by design",
-    },
-    Rule {
-        pattern: "var/cache/ldconfig/aux-cache",
-        action: Action::RemoveFile,
-        why: "records inode numbers and times of the build host's files",
-    },
-    Rule {
-        pattern: "etc/ssh/ssh_host_*",
-        action: Action::RemoveFile,
-        why: "SSH host keys are random and must be unique to each machine",
-    },
-    Rule {
-        pattern: "**/__pycache__",
-        action: Action::RemoveTree,
-        why: "Python bytecode caches record source mtimes",
-    },
-    Rule {
-        pattern: "**/*.pyc",
-        action: Action::RemoveFile,
-        why: "Python bytecode records source mtimes",
-    },
-    Rule {
-        pattern: "var/log/**",
-        action: Action::Truncate,
-        why: "logs record the wall-clock time of the build",
-    },
-    Rule {
-        pattern: "var/lib/apt/lists/*_*",
-        action: Action::RemoveFile,
-        why: "apt's package lists depend on when the mirror was read",
-    },
-    Rule {
-        pattern: "var/cache/apt/*.bin",
-        action: Action::RemoveFile,
-        why: "apt's binary caches are rebuilt on demand",
-    },
-    Rule {
-        pattern: "var/cache/apt/archives/*.deb",
-        action: Action::RemoveFile,
-        why: "downloaded packages",
-    },
-    Rule {
-        pattern: "var/cache/debconf/*-old",
-        action: Action::RemoveFile,
-        why: "debconf's backup copies",
-    },
-    Rule {
-        pattern: "etc/nvme/hostid",
-        action: Action::RemoveFile,
-        why: "nvme-cli's postinst writes a random UUID",
-    },
-    Rule {
-        pattern: "etc/nvme/hostnqn",
-        action: Action::RemoveFile,
-        why: "nvme-cli's postinst writes a random host NQN",
-    },
-    Rule {
-        pattern: "var/lib/dkms/**/make.log",
-        action: Action::RemoveFile,
-        why: "dkms build logs record wall-clock build times",
-    },
-    Rule {
-        pattern: "var/cache/man/**",
-        action: Action::RemoveFile,
-        why: "man-db's index records when it was built",
-    },
-    Rule {
-        pattern: "var/cache/fontconfig/*",
-        action: Action::RemoveFile,
-        why: "fontconfig caches record directory mtimes",
-    },
-    Rule {
-        pattern: "etc/resolv.conf",
-        action: Action::RemoveFile,
-        why: "mmdebstrap copies the build host's resolver configuration",
-    },
-    Rule {
-        pattern: "tmp/*",
-        action: Action::RemoveTree,
-        why: "leftovers of package scripts",
-    },
-    Rule {
-        pattern: "var/tmp/*",
-        action: Action::RemoveTree,
-        why: "leftovers of package scripts",
-    },
-];
 
 /// A directory whose owner depends on the build host, and the owner it gets instead.
 #[derive(Debug, Clone, Copy)]
@@ -166,7 +63,7 @@ pub const OWNERS: &[Owner] = &[
 /// What cleanup did: one `(action, path, why)` per entry touched.
 #[derive(Debug, Default)]
 pub struct Report {
-    pub actions: Vec<(Action, String, &'static str)>,
+    pub actions: Vec<(Action, String, String)>,
 }
 
 impl Report {
@@ -186,20 +83,15 @@ impl Report {
     }
 }
 
-/// Applies [`RULES`] to `root`. Never follows symlinks or leaves the file system.
+/// Applies the built-in offenders table to `root` (see [`run_with`]).
 pub fn run(root: &Path) -> Result<Report, Error> {
-    let opts = MatchOptions {
-        case_sensitive: true,
-        require_literal_separator: true,
-        require_literal_leading_dot: false,
-    };
-    let patterns: Vec<(Pattern, &Rule)> = RULES
-        .iter()
-        .map(|r| Pattern::new(r.pattern).map(|p| (p, r)))
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::Invalid(format!("bad cleanup pattern: {e}")))?;
+    run_with(root, &Table::builtin())
+}
 
-    let mut todo: Vec<(Action, String, &'static str, bool)> = Vec::new();
+/// Applies `table`'s entries with an action to `root`, then [`OWNERS`]. Never follows symlinks
+/// or leaves the file system.
+pub fn run_with(root: &Path, table: &Table) -> Result<Report, Error> {
+    let mut todo: Vec<(Action, String, String, bool)> = Vec::new();
     let mut walk = walkdir::WalkDir::new(root)
         .min_depth(1)
         .same_file_system(true)
@@ -214,21 +106,26 @@ pub fn run(root: &Path) -> Result<Report, Error> {
         };
         let Some(rel) = rel.to_str() else { continue };
         let ft = entry.file_type();
-        let Some((_, rule)) = patterns.iter().find(|(p, r)| {
-            p.matches_with(rel, opts)
-                && match r.action {
-                    Action::RemoveFile => !ft.is_dir(),
-                    Action::RemoveTree => true,
-                    Action::Truncate => ft.is_file(),
-                    Action::Own => false,
-                }
-        }) else {
+        let kind = if ft.is_dir() {
+            Kind::Dir
+        } else if ft.is_file() {
+            Kind::File
+        } else {
+            Kind::Other
+        };
+        let Some(rule) = table.cleanup(rel, kind) else {
             continue;
         };
+        let Some(action) = rule.action else { continue };
         if ft.is_dir() {
             walk.skip_current_dir();
         }
-        todo.push((rule.action, rel.to_string(), rule.why, ft.is_dir()));
+        todo.push((
+            action.into(),
+            rel.to_string(),
+            rule.cause.clone(),
+            ft.is_dir(),
+        ));
     }
 
     let mut report = Report::default();
@@ -264,7 +161,7 @@ pub fn run(root: &Path) -> Result<Report, Error> {
         if own(root, owner, &passwd)? {
             report
                 .actions
-                .push((Action::Own, owner.path.to_string(), owner.why));
+                .push((Action::Own, owner.path.to_string(), owner.why.to_string()));
         }
     }
     Ok(report)
@@ -387,6 +284,36 @@ mod tests {
         );
         let log = report.render();
         assert!(log.contains("removed /etc/nvme/hostid: nvme-cli"), "{log}");
+    }
+
+    /// A profile's rule removes a file the built-in table does not know, and says so.
+    #[test]
+    fn applies_a_profiles_own_rules() {
+        let config = tempfile::tempdir().unwrap();
+        fs::write(
+            config.path().join(isoforge_offenders::profile::FILE),
+            "remove opt/vendor/*.stamp  # the vendor installer writes the install time\n",
+        )
+        .unwrap();
+        let table = Table::load(config.path()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        touch(r, "opt/vendor/install.stamp", "installed at 12:00");
+        touch(r, "opt/vendor/keep.txt", "keep");
+        touch(r, "etc/machine-id", "0123\n");
+
+        let log = run_with(r, &table).unwrap().render();
+        assert!(fs::symlink_metadata(r.join("opt/vendor/install.stamp")).is_err());
+        assert!(r.join("opt/vendor/keep.txt").exists());
+        assert_eq!(fs::read(r.join("etc/machine-id")).unwrap(), b"");
+        assert!(
+            log.contains("removed /opt/vendor/install.stamp: the vendor installer writes the install time (profile rule, offenders.conf:1)"),
+            "{log}"
+        );
+        // The built-in table alone leaves it.
+        touch(r, "opt/vendor/install.stamp", "x");
+        run(r).unwrap();
+        assert!(r.join("opt/vendor/install.stamp").exists());
     }
 
     /// apt's partial directories end up owned by the image's _apt whatever apt did, and a

@@ -26,12 +26,14 @@ pub struct Explained {
 /// Compares `a` and `b` (the two versions of artefact `name`) and writes the reports into
 /// `dir`. `source_date_epoch` feeds the hints (times later than it are named);
 /// `also_differing` names the other differing artefacts (checksum lines of them are
-/// consequences).
+/// consequences); `offenders` is the profile's table of known offenders.
+#[allow(clippy::too_many_arguments)]
 pub fn artefact(
     name: &str,
     a: &Path,
     b: &Path,
     source_date_epoch: Option<i64>,
+    offenders: &std::sync::Arc<isoforge_offenders::Table>,
     also_differing: &[&str],
     dir: &Path,
     progress: &Progress,
@@ -39,6 +41,7 @@ pub fn artefact(
     let stage = progress.stage(format!("diff: {name}"));
     let opts = isoforge_diff::Options {
         source_date_epoch,
+        offenders: offenders.clone(),
         ..Default::default()
     };
     let report = isoforge_diff::diff(a, b, &opts)
@@ -92,7 +95,17 @@ mod tests {
         std::fs::write(&a, "hostname: build-a\nsame\n").unwrap();
         std::fs::write(&b, "hostname: build-b\nsame\n").unwrap();
         let out = dir.path().join("reports");
-        let e = artefact("BUILD_INFO", &a, &b, None, &[], &out, &Progress::new(false)).unwrap();
+        let e = artefact(
+            "BUILD_INFO",
+            &a,
+            &b,
+            None,
+            &Default::default(),
+            &[],
+            &out,
+            &Progress::new(false),
+        )
+        .unwrap();
         assert!(e.summary.starts_with("different"), "{}", e.summary);
         let text = std::fs::read_to_string(&e.text).unwrap();
         assert!(text.contains("build-b"), "{text}");

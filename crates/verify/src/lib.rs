@@ -297,7 +297,7 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
     if report.identical() {
         report.promoted = promote(&report, opts)?;
     } else {
-        report.explained = explain_differences(&report, progress)?;
+        report.explained = explain_differences(&report, &opts.config_dir, progress)?;
     }
     std::fs::write(&report.log, render_log(&report))
         .map_err(io_err(format!("cannot write {}", report.log.display())))?;
@@ -307,8 +307,13 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
 /// Runs `isoforge diff` on every artefact both builds made but not alike.
 fn explain_differences(
     report: &Report,
+    config_dir: &Path,
     progress: &Progress,
 ) -> Result<Vec<explain::Explained>, Error> {
+    // The diff hints know the profile's own offenders too.
+    let offenders = std::sync::Arc::new(
+        isoforge_offenders::Table::load(config_dir).map_err(|e| Error::Failed(e.to_string()))?,
+    );
     let (a, b) = (report.result_dir(0), report.result_dir(1));
     let differing: Vec<&str> = report
         .artefacts
@@ -330,6 +335,7 @@ fn explain_differences(
                 &a.join(&c.name),
                 &b.join(&c.name),
                 epoch,
+                &offenders,
                 &differing,
                 &report.dir,
                 progress,

@@ -142,6 +142,10 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
     let config = src.join(&recorded.config_dir);
     let profile = isoforge_inputs::Profile::load(&config)?;
     let sha = isoforge_inputs::profile_sha256(&config)?;
+    // The diff hints know the profile's own offenders too.
+    let offenders = std::sync::Arc::new(
+        isoforge_offenders::Table::load(&config).map_err(|e| Error::Failed(e.to_string()))?,
+    );
     if profile.product_id != recorded.source || sha != recorded.profile_sha256 {
         return Err(Error::Failed(format!(
             "BUILD_INFO is for profile {} ({}), but {} at commit {} holds profile {} ({sha}); \
@@ -238,6 +242,7 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
                 &original,
                 &o.rebuilt,
                 Some(recorded.source_date_epoch),
+                &offenders,
                 &differing,
                 &dir,
                 progress,

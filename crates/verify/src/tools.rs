@@ -178,6 +178,7 @@ mod tests {
                     &a.join(n),
                     &b.join(n),
                     None,
+                    &Default::default(),
                     &differing,
                     &d.path().join("reports"),
                     &progress,

@@ -44,6 +44,10 @@ pub struct Args {
     /// less]. Going over it is an error (exit 2), never a full disk.
     #[arg(long, value_name = "SIZE", value_parser = super::net::parse_size)]
     pub max_spool: Option<u64>,
+    /// Also name the offenders of this profile's `offenders.conf` in the hints (the built-in
+    /// table is always used).
+    #[arg(long, value_name = "DIR")]
+    pub config: Option<PathBuf>,
     /// SOURCE_DATE_EPOCH the builds used, for hints [default: $SOURCE_DATE_EPOCH].
     #[arg(long, value_name = "SECONDS")]
     pub source_date_epoch: Option<i64>,
@@ -68,9 +72,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         s.enable_steady_tick(std::time::Duration::from_millis(120));
         s
     });
+    let offenders = match &args.config {
+        Some(dir) => isoforge_offenders::Table::load(dir)?,
+        None => isoforge_offenders::Table::builtin(),
+    };
     let mut opts = Options {
         max_depth: args.max_depth,
         source_date_epoch: sde,
+        offenders: Arc::new(offenders),
         ..Options::default()
     };
     let max_spool = args.max_spool.unwrap_or_else(default_spool_budget);
