@@ -248,9 +248,11 @@ fn run_stages(
     };
     let sources = packages(&b)?;
     rootfs(&b, &sources)?;
+    includes_chroot(&b)?;
     let image = cleanup_and_branding(&b)?;
     squashfs(&b, &image)?;
     boot_files(&b)?;
+    includes_binary(&b)?;
     let stage = b.runner.progress().stage(label(6, "iso: xorriso"));
     let iso = iso(&b, &stage)?;
     let info = build_info(&b, &image, &iso)?;
@@ -315,6 +317,53 @@ fn rootfs(b: &Build<'_>, sources: &[String]) -> Result<(), Error> {
         .collect();
     isoforge_rootfs::bootstrap::check_installed(&installed, &want)?;
     stage.done(&format!("{} packages, as locked", installed.len()));
+    Ok(())
+}
+
+/// Stage 2b, `config/includes.chroot/` into the image: after the packages, before cleanup
+/// and the clamping of times, which treat it like everything else.
+fn includes_chroot(b: &Build<'_>) -> Result<(), Error> {
+    overlay(
+        b,
+        &b.inputs.overlays.chroot,
+        isoforge_inputs::overlays::CHROOT,
+        &isoforge_fs::Dir::open_image(&b.rootfs)?,
+        isoforge_rootfs::overlay::Existing::Replace,
+    )
+}
+
+/// Stage 5b, `config/includes.binary/` into the ISO tree, before xorriso (which pins every
+/// date itself).
+fn includes_binary(b: &Build<'_>) -> Result<(), Error> {
+    overlay(
+        b,
+        &b.inputs.overlays.binary,
+        isoforge_inputs::overlays::BINARY,
+        &isoforge_fs::Dir::open(&b.staging)?,
+        isoforge_rootfs::overlay::Existing::Refuse,
+    )
+}
+
+/// Copies one overlay and logs what it wrote to `logs/<tree>.log`.
+fn overlay(
+    b: &Build<'_>,
+    overlay: &isoforge_inputs::overlays::Overlay,
+    tree: &str,
+    dest: &isoforge_fs::Dir,
+    existing: isoforge_rootfs::overlay::Existing,
+) -> Result<(), Error> {
+    if overlay.entries.is_empty() {
+        return Ok(());
+    }
+    let wrote = isoforge_rootfs::overlay::apply(overlay, tree, dest, existing)?;
+    let log: String = wrote
+        .iter()
+        .map(|p| format!("wrote /{}\n", p.display()))
+        .collect();
+    write(&b.staged.logs().join(format!("{tree}.log")), &log)?;
+    b.runner
+        .progress()
+        .note(format!("{tree}: {} entries copied", wrote.len()));
     Ok(())
 }
 
