@@ -168,4 +168,34 @@ mod profile_hash_tests {
         std::fs::remove_file(d.path().join("offenders.conf")).unwrap();
         assert_eq!(super::profile_sha256(d.path()).unwrap(), before);
     }
+
+    /// The committed profile has no overlays, and hashes exactly as the formula before
+    /// overlays existed: its Profile-Sha256 (and so its BUILD_INFO) is unchanged.
+    #[test]
+    fn the_committed_profile_hashes_as_before_overlays() {
+        use sha2::Digest;
+        let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        for extra in [
+            super::overlays::CHROOT,
+            super::overlays::BINARY,
+            super::overlays::OWNERS,
+            super::package_lists::DIR,
+            super::repositories::DIR,
+        ] {
+            assert!(!config.join(extra).exists(), "{extra}: update this test");
+        }
+        let mut h = sha2::Sha256::new();
+        for name in super::CONFIG_FILES {
+            if let Ok(bytes) = std::fs::read(config.join(name)) {
+                h.update(name.as_bytes());
+                h.update([0]);
+                h.update((bytes.len() as u64).to_be_bytes());
+                h.update(&bytes);
+            }
+        }
+        assert_eq!(
+            super::profile_sha256(&config).unwrap(),
+            hex::encode(h.finalize())
+        );
+    }
 }

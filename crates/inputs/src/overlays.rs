@@ -16,7 +16,8 @@
 //! ```
 //!
 //! `PATH UID:GID [MODE]`: numeric ids (the image's names are not known before it exists) and
-//! an octal mode. The path must name an entry of one of the trees.
+//! an octal mode. The path must name an entry of `includes.chroot` (the ISO records every
+//! file as root's, its mode from the executable bit).
 //!
 //! Git does not track empty directories: put a file named `.keep` in one. `.keep` files are
 //! hashed but not copied.
@@ -276,7 +277,13 @@ pub fn apply_owners(path: &Path, text: &str, overlays: &mut Overlays) -> Result<
         let rel = comps.as_path();
         let overlay = match tree {
             Some(CHROOT) => &mut overlays.chroot,
-            Some(BINARY) => &mut overlays.binary,
+            Some(BINARY) => {
+                return Err(at(format!(
+                    "{}: the ISO records every file as root's with a mode from its executable \
+                     bit (Rock Ridge, rationalized); owners apply to {CHROOT}/ only",
+                    fields[0]
+                )));
+            }
             _ => {
                 return Err(at(format!(
                     "{}: the path must start with {CHROOT}/ or {BINARY}/",
