@@ -6,10 +6,10 @@
 //! |---|---|---|---|
 //! | inputs | `isoforge-inputs` | `config/`, git | profile, pin, SOURCE_DATE_EPOCH, commit |
 //! | packages | `isoforge-lock`, `isoforge-cache` | `config/packages.lock`, the cache | a local repository of exactly the locked .debs |
-//! | rootfs | `isoforge-rootfs` | profile, local repository | cleaned, branded directory |
+//! | rootfs | `isoforge-rootfs` | profile, local repository, `includes.chroot/` | cleaned, branded directory |
 //! | squashfs | `isoforge-squashfs` | rootfs | `live/filesystem.squashfs` |
 //! | boot files | `isoforge-bootfiles` | menu, epoch | `boot/grub/{grub.cfg,bios.img,efi.img}` |
-//! | ISO | `isoforge-iso` | staging tree | the hybrid ISO |
+//! | ISO | `isoforge-iso` | staging tree, `includes.binary/` | the hybrid ISO |
 //!
 //! and then `SHA256SUMS` and `BUILD_INFO`. Work happens in a hidden temporary directory
 //! ([`output`]) that is renamed into place only when everything is written.
