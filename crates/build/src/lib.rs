@@ -573,11 +573,29 @@ fn provenance(b: &Build<'_>, info: &BuildInfo, iso: &Mastered) -> Result<(), Err
             .to_string(),
         invocation_id: isoforge_buildinfo::provenance::invocation_id()
             .map_err(Error::io("cannot read /dev/urandom for the invocation id"))?,
+        overlay_files: overlay_files(b.inputs, &info.config_dir)?,
     };
     write(
         &b.staged.result().join(format!("{}.intoto.json", iso.name)),
         &isoforge_buildinfo::provenance::statement(info, &run),
     )
+}
+
+/// The overlays' regular files, relative to the repository, with their sha256.
+fn overlay_files(inputs: &Inputs, config_dir: &str) -> Result<Vec<(String, String)>, Error> {
+    use isoforge_inputs::overlays::Content;
+    let mut out = Vec::new();
+    for (tree, overlay) in inputs.overlays.trees() {
+        for e in &overlay.entries {
+            if let Content::File(bytes) = &e.content {
+                let path = Path::new(config_dir).join(tree).join(&e.rel);
+                let digest = isoforge_checksums::sha256_reader(&bytes[..])
+                    .map_err(Error::io(format!("cannot hash {}", path.display())))?;
+                out.push((path.to_string_lossy().into_owned(), digest.hex()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// SHA256SUMS: the ISO and BUILD_INFO.
