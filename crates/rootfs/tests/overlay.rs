@@ -256,3 +256,31 @@ fn overlays_change_the_profile_hash_and_nothing_else() {
     fs::remove_dir_all(c.path().join(CHROOT)).unwrap();
     assert_eq!(isoforge_inputs::profile_sha256(c.path()).unwrap(), before);
 }
+
+/// The build's clamp, which runs after the overlay, brings its files, directories and
+/// symlinks to SOURCE_DATE_EPOCH.
+#[test]
+fn overlay_times_are_clamped_by_the_stage_after_it() {
+    let c = config();
+    let loaded = overlays::load(c.path()).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    apply(
+        &loaded.chroot,
+        CHROOT,
+        &Dir::open_image(root.path()).unwrap(),
+        Existing::Replace,
+    )
+    .unwrap();
+    let epoch = 1_700_000_000;
+    isoforge_rootfs::tree::clamp_times(root.path(), epoch).unwrap();
+    for rel in [
+        "etc/app/conf.d/a.conf",
+        "etc/app/conf.d",
+        "usr/local/bin/hello",
+        "etc/app/shadow",
+        "srv/empty",
+    ] {
+        let m = fs::symlink_metadata(root.path().join(rel)).unwrap();
+        assert_eq!(m.mtime(), epoch, "{rel}");
+    }
+}
