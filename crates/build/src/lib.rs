@@ -6,10 +6,10 @@
 //! |---|---|---|---|
 //! | inputs | `isoforge-inputs` | `config/`, git | profile, pin, SOURCE_DATE_EPOCH, commit |
 //! | packages | `isoforge-lock`, `isoforge-cache` | `config/packages.lock`, the cache | a local repository of exactly the locked .debs |
-//! | rootfs | `isoforge-rootfs` | profile, local repository | cleaned, branded directory |
+//! | rootfs | `isoforge-rootfs` | profile, local repository, `includes.chroot/` | cleaned, branded directory |
 //! | squashfs | `isoforge-squashfs` | rootfs | `live/filesystem.squashfs` |
 //! | boot files | `isoforge-bootfiles` | menu, epoch | `boot/grub/{grub.cfg,bios.img,efi.img}` |
-//! | ISO | `isoforge-iso` | staging tree | the hybrid ISO |
+//! | ISO | `isoforge-iso` | staging tree, `includes.binary/` | the hybrid ISO |
 //!
 //! and then `SHA256SUMS` and `BUILD_INFO`. Work happens in a hidden temporary directory
 //! ([`output`]) that is renamed into place only when everything is written.
@@ -248,9 +248,11 @@ fn run_stages(
     };
     let sources = packages(&b)?;
     rootfs(&b, &sources)?;
+    includes_chroot(&b)?;
     let image = cleanup_and_branding(&b)?;
     squashfs(&b, &image)?;
     boot_files(&b)?;
+    includes_binary(&b)?;
     let stage = b.runner.progress().stage(label(6, "iso: xorriso"));
     let iso = iso(&b, &stage)?;
     let info = build_info(&b, &image, &iso)?;
@@ -315,6 +317,53 @@ fn rootfs(b: &Build<'_>, sources: &[String]) -> Result<(), Error> {
         .collect();
     isoforge_rootfs::bootstrap::check_installed(&installed, &want)?;
     stage.done(&format!("{} packages, as locked", installed.len()));
+    Ok(())
+}
+
+/// Stage 2b, `config/includes.chroot/` into the image: after the packages, before cleanup
+/// and the clamping of times, which treat it like everything else.
+fn includes_chroot(b: &Build<'_>) -> Result<(), Error> {
+    overlay(
+        b,
+        &b.inputs.overlays.chroot,
+        isoforge_inputs::overlays::CHROOT,
+        &isoforge_fs::Dir::open_image(&b.rootfs)?,
+        isoforge_rootfs::overlay::Existing::Replace,
+    )
+}
+
+/// Stage 5b, `config/includes.binary/` into the ISO tree, before xorriso (which pins every
+/// date itself).
+fn includes_binary(b: &Build<'_>) -> Result<(), Error> {
+    overlay(
+        b,
+        &b.inputs.overlays.binary,
+        isoforge_inputs::overlays::BINARY,
+        &isoforge_fs::Dir::open(&b.staging)?,
+        isoforge_rootfs::overlay::Existing::Refuse,
+    )
+}
+
+/// Copies one overlay and logs what it wrote to `logs/<tree>.log`.
+fn overlay(
+    b: &Build<'_>,
+    overlay: &isoforge_inputs::overlays::Overlay,
+    tree: &str,
+    dest: &isoforge_fs::Dir,
+    existing: isoforge_rootfs::overlay::Existing,
+) -> Result<(), Error> {
+    if overlay.entries.is_empty() {
+        return Ok(());
+    }
+    let wrote = isoforge_rootfs::overlay::apply(overlay, tree, dest, existing)?;
+    let log: String = wrote
+        .iter()
+        .map(|p| format!("wrote /{}\n", p.display()))
+        .collect();
+    write(&b.staged.logs().join(format!("{tree}.log")), &log)?;
+    b.runner
+        .progress()
+        .note(format!("{tree}: {} entries copied", wrote.len()));
     Ok(())
 }
 
@@ -524,11 +573,29 @@ fn provenance(b: &Build<'_>, info: &BuildInfo, iso: &Mastered) -> Result<(), Err
             .to_string(),
         invocation_id: isoforge_buildinfo::provenance::invocation_id()
             .map_err(Error::io("cannot read /dev/urandom for the invocation id"))?,
+        overlay_files: overlay_files(b.inputs, &info.config_dir)?,
     };
     write(
         &b.staged.result().join(format!("{}.intoto.json", iso.name)),
         &isoforge_buildinfo::provenance::statement(info, &run),
     )
+}
+
+/// The overlays' regular files, relative to the repository, with their sha256.
+fn overlay_files(inputs: &Inputs, config_dir: &str) -> Result<Vec<(String, String)>, Error> {
+    use isoforge_inputs::overlays::Content;
+    let mut out = Vec::new();
+    for (tree, overlay) in inputs.overlays.trees() {
+        for e in &overlay.entries {
+            if let Content::File(bytes) = &e.content {
+                let path = Path::new(config_dir).join(tree).join(&e.rel);
+                let digest = isoforge_checksums::sha256_reader(&bytes[..])
+                    .map_err(Error::io(format!("cannot hash {}", path.display())))?;
+                out.push((path.to_string_lossy().into_owned(), digest.hex()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// SHA256SUMS: the ISO and BUILD_INFO.

@@ -17,6 +17,10 @@ pub struct Run {
     pub lock: String,
     /// Unique to this build: a random UUID (see [`invocation_id`]).
     pub invocation_id: String,
+    /// The overlays' regular files (`<config dir>/includes.chroot/...`, relative to the
+    /// repository) with their sha256, listed as inputs; their symlinks and owners are pinned
+    /// by `Profile-Sha256`.
+    pub overlay_files: Vec<(String, String)>,
 }
 
 /// A random (version 4) UUID from the kernel's random source.
@@ -84,6 +88,13 @@ pub fn statement(info: &BuildInfo, run: &Run) -> String {
             "annotations": { "use": "package lock" },
         }));
     }
+    deps.extend(run.overlay_files.iter().map(|(path, sha256)| {
+        json!({
+            "uri": format!("{source}#{path}"),
+            "digest": { "sha256": sha256 },
+            "annotations": { "use": "overlay file" },
+        })
+    }));
     if info.builder_digest != "none" {
         deps.push(json!({
             // A rootfs tarball, not an OCI image: a generic package named by its digest.
@@ -159,6 +170,7 @@ mod tests {
             repository: "https://git.example.org/owner/isoforge".into(),
             lock: "config/packages.lock".into(),
             invocation_id: invocation_id().unwrap(),
+            overlay_files: Vec::new(),
         }
     }
 
@@ -183,6 +195,10 @@ mod tests {
         info.config_dir = "profiles/silvermetal".into();
         let r = Run {
             lock: "profiles/silvermetal/packages.lock".into(),
+            overlay_files: vec![(
+                "profiles/silvermetal/includes.chroot/etc/motd".into(),
+                "ab".repeat(32),
+            )],
             ..run()
         };
         let v: Value = serde_json::from_str(&statement(&info, &r)).unwrap();
@@ -196,6 +212,15 @@ mod tests {
         );
         let deps = def["resolvedDependencies"].as_array().unwrap();
         assert_eq!(deps[0]["uri"], source.as_str());
+        let motd = deps
+            .iter()
+            .find(|d| d["annotations"]["use"] == "overlay file")
+            .unwrap();
+        assert_eq!(
+            motd["uri"],
+            format!("{source}#profiles/silvermetal/includes.chroot/etc/motd").as_str()
+        );
+        assert_eq!(motd["digest"]["sha256"], "ab".repeat(32).as_str());
         assert!(
             deps.iter().any(
                 |d| d["uri"] == format!("{source}#profiles/silvermetal/packages.lock").as_str()

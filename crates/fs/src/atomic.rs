@@ -55,6 +55,19 @@ impl AtomicFile {
         }
     }
 
+    /// Sets the file's owner, then its mode (after the owner: `chown` clears set-id bits).
+    pub fn set_owner(&self, uid: u32, gid: u32, mode: u32) -> Result<(), Error> {
+        let path = self.dir.display(&self.name);
+        nix::unistd::fchown(
+            &self.file,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+        )
+        .map_err(Error::errno("change the owner of", path.clone()))?;
+        nix::sys::stat::fchmod(&self.file, Mode::from_bits_truncate(mode))
+            .map_err(Error::errno("change the mode of", path))
+    }
+
     /// Syncs the file, renames it into place and syncs the directory.
     pub fn commit(mut self) -> Result<(), Error> {
         let path = self.dir.display(&self.name);

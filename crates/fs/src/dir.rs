@@ -176,7 +176,13 @@ impl Dir {
             _ => return Err(Error::NoName(self.display(rel))),
         };
         let parent = rel.parent().unwrap_or(Path::new(""));
-        let fd = self.resolve(parent, DIR_FLAGS, Mode::empty())?;
+        // The parent may itself be a symlink that stays inside (an image's `/bin -> usr/bin`),
+        // like every component before it; only `rel`'s own last component is never followed.
+        let fd = self.resolve(
+            parent,
+            DIR_FLAGS.difference(OFlag::O_NOFOLLOW),
+            Mode::empty(),
+        )?;
         Ok((
             Dir {
                 fd,
@@ -337,6 +343,76 @@ impl Dir {
             Err(e) => return Err(e),
         };
         crate::remove_tree_at(&parent, &name)
+    }
+
+    /// The target of the symbolic link `rel` (read, never followed).
+    pub fn read_link(&self, rel: impl AsRef<Path>) -> Result<PathBuf, Error> {
+        let rel = rel.as_ref();
+        let (parent, name) = self.resolve_parent(rel)?;
+        nix::fcntl::readlinkat(&parent, name.as_os_str())
+            .map(PathBuf::from)
+            .map_err(Error::errno("read the link", self.display(rel)))
+    }
+
+    /// Writes `bytes` as the regular file `rel` with `mode`, owned by `uid:gid`. The parents
+    /// resolve inside this directory; whatever non-directory was at `rel` (a symlink
+    /// included) is replaced by a rename, never written through.
+    pub fn install_file(
+        &self,
+        rel: impl AsRef<Path>,
+        bytes: &[u8],
+        uid: u32,
+        gid: u32,
+        mode: u32,
+    ) -> Result<(), Error> {
+        let rel = rel.as_ref();
+        let (parent, name) = self.resolve_parent(rel)?;
+        let mut f = crate::AtomicFile::create_in(&parent, &name, 0o600)?;
+        std::io::Write::write_all(&mut f, bytes).map_err(Error::io("write", self.display(rel)))?;
+        f.set_owner(uid, gid, mode)?;
+        f.commit()
+    }
+
+    /// Creates the symbolic link `rel` -> `target`, owned by `uid:gid`, replacing whatever
+    /// non-directory was at `rel`. The target is stored as given and never resolved.
+    pub fn install_symlink(
+        &self,
+        rel: impl AsRef<Path>,
+        target: &Path,
+        uid: u32,
+        gid: u32,
+    ) -> Result<(), Error> {
+        let rel = rel.as_ref();
+        let path = self.display(rel);
+        let (parent, name) = self.resolve_parent(rel)?;
+        let tmp = loop {
+            let tmp = OsString::from(format!(".isoforge-{:016x}.tmp", crate::random()));
+            match nix::unistd::symlinkat(target, &parent, tmp.as_os_str()) {
+                Ok(()) => break tmp,
+                Err(Errno::EEXIST) => continue,
+                Err(e) => return Err(Error::errno("create the link", &path)(e)),
+            }
+        };
+        let done = nix::unistd::fchownat(
+            &parent,
+            tmp.as_os_str(),
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(Error::errno("change the owner of", &path))
+        .and_then(|()| {
+            nix::fcntl::renameat(&parent, tmp.as_os_str(), &parent, name.as_os_str())
+                .map_err(Error::errno("rename into", &path))
+        });
+        if done.is_err() {
+            let _ = nix::unistd::unlinkat(
+                &parent,
+                tmp.as_os_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+        }
+        done
     }
 
     /// Flushes the directory's entries to disk (after a rename or create in it).

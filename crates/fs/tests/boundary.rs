@@ -429,3 +429,46 @@ fn remove_beneath_refuses_names_that_leave() {
     top.remove_tree("0123456789ab").unwrap();
     assert!(names(&t.path().join("rebuild")).is_empty());
 }
+
+/// Overlay writes into an image: a file or link replaces a planted symlink at its name, the
+/// image's absolute links resolve inside it (also as the last directory of the path), and a
+/// link's target is stored as given.
+#[test]
+fn install_replaces_planted_links_and_stays_in_the_image() {
+    let s = sentinel();
+    let t = tempfile::tempdir().unwrap();
+    let abs = s.path().display().to_string();
+    fs::create_dir_all(t.path().join(abs.trim_start_matches('/')).join("sub")).unwrap();
+    symlink(s.path().join("secret"), t.path().join("f")).unwrap();
+    symlink(&abs, t.path().join("d")).unwrap();
+    let img = Dir::open_image(t.path()).unwrap();
+
+    img.install_file("f", b"image", 7, 8, 0o640).unwrap();
+    let m = fs::symlink_metadata(t.path().join("f")).unwrap();
+    assert!(m.is_file());
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (7, 8, 0o640));
+    assert_eq!(fs::read_to_string(t.path().join("f")).unwrap(), "image");
+
+    img.install_file("d/secret", b"image", 0, 0, 0o644).unwrap();
+    img.install_file("d/sub/keep", b"image", 0, 0, 0o644)
+        .unwrap();
+    img.install_symlink("d/link", Path::new("/etc/shadow"), 0, 0)
+        .unwrap();
+    let inside = t.path().join(abs.trim_start_matches('/'));
+    assert_eq!(
+        fs::read_to_string(inside.join("sub/keep")).unwrap(),
+        "image"
+    );
+    assert_eq!(
+        fs::read_link(inside.join("link")).unwrap(),
+        Path::new("/etc/shadow")
+    );
+    assert_eq!(img.read_link("d/link").unwrap(), Path::new("/etc/shadow"));
+    intact(&s);
+    assert!(!s.path().join("link").exists());
+
+    // A directory at the name is never replaced.
+    fs::create_dir(t.path().join("dir")).unwrap();
+    assert!(img.install_file("dir", b"x", 0, 0, 0o644).is_err());
+    assert!(t.path().join("dir").is_dir());
+}

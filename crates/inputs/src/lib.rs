@@ -3,7 +3,8 @@
 //! SOURCE_DATE_EPOCH override (`config/source-date-epoch.env`) and the source commit.
 //!
 //! Extra apt repositories (`config/repositories/*.env`), package lists
-//! (`config/package-lists/*.list.chroot`) and the builder pin (`config/builder.env`) are read
+//! (`config/package-lists/*.list.chroot`), the overlays (`config/includes.{chroot,binary}/`,
+//! [`overlays`]) and the builder pin (`config/builder.env`) are read
 //! here too.
 //!
 //! The configuration files are read as `KEY=VALUE` without running a shell ([`envfile`]);
@@ -12,6 +13,7 @@
 pub mod builder;
 pub mod envfile;
 pub mod epoch;
+pub mod overlays;
 pub mod package_lists;
 pub mod profile;
 pub mod repositories;
@@ -56,6 +58,8 @@ pub struct Inputs {
     pub source: Source,
     /// Extra apt repositories, sorted by name.
     pub repositories: Vec<Repository>,
+    /// `config/includes.chroot/` and `config/includes.binary/`, read into memory.
+    pub overlays: overlays::Overlays,
     /// sha256 over the configuration files' names and bytes: the profile's identity.
     pub profile_sha256: String,
 }
@@ -77,6 +81,7 @@ impl Inputs {
         let profile = Profile::load(config_dir)?;
         let pin = SnapshotPin::load(config_dir)?;
         let repositories = repositories::load(config_dir)?;
+        let overlays = overlays::load(config_dir)?;
         let source = Source::discover(config_dir)?;
         if source.is_dirty() && !opts.allow_dirty {
             let n = source.dirty.len();
@@ -102,6 +107,7 @@ impl Inputs {
             profile,
             pin,
             repositories,
+            overlays,
             epoch,
             source,
         })
@@ -113,8 +119,9 @@ impl Inputs {
 pub const CONFIG_FILES: &[&str] = &[profile::FILE, snapshot::FILE, epoch::FILE, "offenders.conf"];
 
 /// The profile's identity: sha256 over the configuration files' names and bytes (the extra
-/// repositories' files and keys, and the package lists, included when there are any: a
-/// profile without them hashes as it did before they existed).
+/// repositories' files and keys, the package lists, the overlays and their owners file,
+/// included when there are any: a profile without them hashes as it did before they
+/// existed).
 pub fn profile_sha256(config_dir: &Path) -> Result<String, Error> {
     let mut h = Sha256::new();
     let mut names: Vec<String> = CONFIG_FILES.iter().map(|s| s.to_string()).collect();
@@ -123,6 +130,7 @@ pub fn profile_sha256(config_dir: &Path) -> Result<String, Error> {
         names.push(r.signed_by_rel.clone());
     }
     names.extend(package_lists::load(config_dir)?.into_iter().map(|l| l.rel));
+    names.push(overlays::OWNERS.to_string());
     for name in &names {
         let path = config_dir.join(name);
         match std::fs::read(&path) {
@@ -141,6 +149,7 @@ pub fn profile_sha256(config_dir: &Path) -> Result<String, Error> {
             }
         }
     }
+    overlays::hash_into(&overlays::load(config_dir)?, &mut h);
     Ok(hex::encode(h.finalize()))
 }
 
@@ -158,5 +167,35 @@ mod profile_hash_tests {
         assert_ne!(before, with);
         std::fs::remove_file(d.path().join("offenders.conf")).unwrap();
         assert_eq!(super::profile_sha256(d.path()).unwrap(), before);
+    }
+
+    /// The committed profile has no overlays, and hashes exactly as the formula before
+    /// overlays existed: its Profile-Sha256 (and so its BUILD_INFO) is unchanged.
+    #[test]
+    fn the_committed_profile_hashes_as_before_overlays() {
+        use sha2::Digest;
+        let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        for extra in [
+            super::overlays::CHROOT,
+            super::overlays::BINARY,
+            super::overlays::OWNERS,
+            super::package_lists::DIR,
+            super::repositories::DIR,
+        ] {
+            assert!(!config.join(extra).exists(), "{extra}: update this test");
+        }
+        let mut h = sha2::Sha256::new();
+        for name in super::CONFIG_FILES {
+            if let Ok(bytes) = std::fs::read(config.join(name)) {
+                h.update(name.as_bytes());
+                h.update([0]);
+                h.update((bytes.len() as u64).to_be_bytes());
+                h.update(&bytes);
+            }
+        }
+        assert_eq!(
+            super::profile_sha256(&config).unwrap(),
+            hex::encode(h.finalize())
+        );
     }
 }

@@ -190,3 +190,38 @@ fn bad_offenders_rule_names_file_and_line() {
         "offenders.conf:1: unknown action \"shred\"",
     );
 }
+
+/// A bad `includes.owners` line, or a symlinked overlay, stops the build before anything is
+/// built, naming the file.
+#[test]
+fn bad_overlay_names_the_file() {
+    require_root();
+    let repo = Repo::with_default_profile();
+    let overlay = repo.config().join("includes.chroot/etc");
+    std::fs::create_dir_all(&overlay).unwrap();
+    std::fs::write(overlay.join("motd"), "hello\n").unwrap();
+    std::fs::write(
+        repo.config().join("includes.owners"),
+        "# owners\nincludes.chroot/etc/motd root:root\n",
+    )
+    .unwrap();
+    repo.commit("bad owners");
+    assert_refused(
+        &repo,
+        &repo.build(&[]),
+        "includes.owners:2: \"root:root\": expected numeric UID:GID",
+    );
+    std::fs::remove_file(repo.config().join("includes.owners")).unwrap();
+    std::fs::rename(
+        repo.config().join("includes.chroot"),
+        repo.path().join("elsewhere"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../elsewhere", repo.config().join("includes.chroot")).unwrap();
+    repo.commit("symlinked overlay");
+    assert_refused(
+        &repo,
+        &repo.build(&[]),
+        "includes.chroot: is a symbolic link, not a directory",
+    );
+}

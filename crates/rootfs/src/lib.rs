@@ -4,10 +4,12 @@
 //!    exactly the locked packages ([`localrepo`]), then the installed set is checked against
 //!    the lock. ([`source`] chooses the snapshot or the mirror for `isoforge lock` and
 //!    `isoforge fetch`.)
-//! 2. [`cleanup`]: removes or empties the files known to differ between identical builds
+//! 2. [`overlay`]: `config/includes.chroot/` (and `includes.binary/` into the ISO tree),
+//!    copied before cleanup, so what it brings is cleaned and clamped like the rest.
+//! 3. [`cleanup`]: removes or empties the files known to differ between identical builds
 //!    (machine-id, ldconfig aux-cache, logs, apt lists, nvme hostid, dkms logs, …) and clamps
 //!    every timestamp to SOURCE_DATE_EPOCH.
-//! 3. [`branding`]: os-release, issue, hostname, the image's apt sources and the boot marker.
+//! 4. [`branding`]: os-release, issue, hostname, the image's apt sources and the boot marker.
 //!
 //! Everything here writes inside the rootfs without following its symlinks ([`tree`]): an
 //! absolute link in the image must never lead a write onto the build host.
@@ -16,6 +18,7 @@ pub mod bootstrap;
 pub mod branding;
 pub mod cleanup;
 pub mod localrepo;
+pub mod overlay;
 pub mod packages;
 pub mod source;
 pub mod tree;
