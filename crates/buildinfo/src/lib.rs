@@ -338,47 +338,49 @@ fn multiline(items: impl Iterator<Item = String>) -> String {
     s
 }
 
+/// A well-formed BUILD_INFO, for tests (this crate's and others').
+#[doc(hidden)]
+pub fn sample() -> BuildInfo {
+    BuildInfo {
+        format: FORMAT,
+        build_tool: "isoforge 0.1.0".into(),
+        source: "silvermetal".into(),
+        product_name: "SilverMetal Linux".into(),
+        version: "1.1.0".into(),
+        architecture: "amd64".into(),
+        profile_sha256: "ab".repeat(32),
+        config_dir: "config".into(),
+        commit: "0123456789abcdef0123456789abcdef01234567".into(),
+        dirty_paths: vec![],
+        source_date_epoch: 1_700_000_000,
+        source_date_epoch_origin: "commit".into(),
+        snapshot_timestamp: "20261101T000000Z".into(),
+        snapshot_url: "https://snapshot.debian.org/archive/debian/20261101T000000Z/".into(),
+        mirror: "http://deb.debian.org/debian".into(),
+        package_source: "mirror http://deb.debian.org/debian (snapshot unreachable)".into(),
+        package_lock_sha256: "ef".repeat(32),
+        runtime: "host".into(),
+        builder_digest: "none".into(),
+        kernel: "6.1.0-50-amd64".into(),
+        build_tools: vec![("xorriso".into(), "1.5.4-4".into())],
+        environment: vec![("LC_ALL".into(), "C.UTF-8".into())],
+        installed: vec![Package {
+            name: "base-files".into(),
+            version: "12.4+deb12u13".into(),
+            architecture: "amd64".into(),
+            sha256: Some("12".repeat(32)),
+        }],
+        artefacts: vec![Artefact {
+            sha256: "cd".repeat(32),
+            size: 226_818_048,
+            name: "silvermetal-1.1.0-amd64.iso".into(),
+        }],
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    pub(crate) fn sample() -> BuildInfo {
-        BuildInfo {
-            format: FORMAT,
-            build_tool: "isoforge 0.1.0".into(),
-            source: "silvermetal".into(),
-            product_name: "SilverMetal Linux".into(),
-            version: "1.1.0".into(),
-            architecture: "amd64".into(),
-            profile_sha256: "ab".repeat(32),
-            config_dir: "config".into(),
-            commit: "0123456789abcdef0123456789abcdef01234567".into(),
-            dirty_paths: vec![],
-            source_date_epoch: 1_700_000_000,
-            source_date_epoch_origin: "commit".into(),
-            snapshot_timestamp: "20261101T000000Z".into(),
-            snapshot_url: "https://snapshot.debian.org/archive/debian/20261101T000000Z/".into(),
-            mirror: "http://deb.debian.org/debian".into(),
-            package_source: "mirror http://deb.debian.org/debian (snapshot unreachable)".into(),
-            package_lock_sha256: "ef".repeat(32),
-            runtime: "host".into(),
-            builder_digest: "none".into(),
-            kernel: "6.1.0-50-amd64".into(),
-            build_tools: vec![("xorriso".into(), "1.5.4-4".into())],
-            environment: vec![("LC_ALL".into(), "C.UTF-8".into())],
-            installed: vec![Package {
-                name: "base-files".into(),
-                version: "12.4+deb12u13".into(),
-                architecture: "amd64".into(),
-                sha256: Some("12".repeat(32)),
-            }],
-            artefacts: vec![Artefact {
-                sha256: "cd".repeat(32),
-                size: 226_818_048,
-                name: "silvermetal-1.1.0-amd64.iso".into(),
-            }],
-        }
-    }
 
     #[test]
     fn round_trips() {

@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn uris_and_run_details() {
-        let mut info = crate::tests::sample();
+        let mut info = crate::sample();
         info.builder_digest = "3a".repeat(32);
         info.runtime = "chroot".into();
         info.config_dir = "profiles/silvermetal".into();
@@ -284,7 +284,7 @@ mod tests {
 
     #[test]
     fn names_the_iso_and_the_inputs() {
-        let info = crate::tests::sample();
+        let info = crate::sample();
         let r = run();
         let text = statement(&info, &r);
         assert_eq!(text, statement(&info, &r), "deterministic for one run");

@@ -9,32 +9,11 @@ use isoforge_buildinfo::{Artefact, BuildInfo, Package};
 
 fn info(apt: &str) -> BuildInfo {
     BuildInfo {
-        format: isoforge_buildinfo::FORMAT,
-        build_tool: "isoforge 0.1.0".into(),
-        source: "silvermetal".into(),
-        product_name: "Silvermetal".into(),
-        version: "1.0".into(),
-        architecture: "amd64".into(),
-        profile_sha256: "ab".repeat(32),
-        config_dir: "config".into(),
-        commit: "cd".repeat(20),
-        dirty_paths: vec![],
-        source_date_epoch: 1_764_000_000,
-        source_date_epoch_origin: "commit".into(),
-        snapshot_timestamp: "20261126T000000Z".into(),
-        snapshot_url: "https://snapshot.debian.org/archive/debian/20261126T000000Z".into(),
-        mirror: "https://deb.debian.org/debian".into(),
-        package_source: "snapshot".into(),
-        package_lock_sha256: "ef".repeat(32),
-        runtime: "host".into(),
-        builder_digest: "none".into(),
-        kernel: "6.1.0-28-amd64".into(),
         build_tools: vec![
             ("apt".into(), apt.into()),
             ("mmdebstrap".into(), "1.3.5-2".into()),
             ("xorriso".into(), "1.5.4-4".into()),
         ],
-        environment: vec![("LC_ALL".into(), "C.UTF-8".into())],
         installed: vec![Package {
             name: "bash".into(),
             version: "5.2.15-2+b7".into(),
@@ -46,6 +25,7 @@ fn info(apt: &str) -> BuildInfo {
             size: 4096,
             name: "silvermetal.iso".into(),
         }],
+        ..isoforge_buildinfo::sample()
     }
 }
 

@@ -21,7 +21,7 @@ fn build_info(
     .unwrap()
     .trim()
     .to_string();
-    let mut info = sample_info();
+    let mut info = isoforge_buildinfo::sample();
     info.profile_sha256 = isoforge_inputs::profile_sha256(&repo.config()).unwrap();
     info.commit = commit;
     edit(&mut info);
@@ -90,7 +90,7 @@ fn newer_format_dirty_and_unknown_commit_are_refused() {
 
 /// A well-formed BUILD_INFO (as a build writes it) with `edit` applied to its text.
 fn hostile_text(edit: impl Fn(String) -> String) -> String {
-    let info = sample_info();
+    let info = isoforge_buildinfo::sample();
     edit(info.render())
 }
 
@@ -213,38 +213,4 @@ fn hostile_build_info_is_refused_with_one_line() {
         );
     }
     assert!(std::path::Path::new("/etc/passwd").is_file());
-}
-
-/// A well-formed BUILD_INFO, as a build writes it.
-fn sample_info() -> isoforge_buildinfo::BuildInfo {
-    isoforge_buildinfo::BuildInfo {
-        format: isoforge_buildinfo::FORMAT,
-        build_tool: "isoforge 0.1.0".into(),
-        source: "silvermetal".into(),
-        product_name: "SilverMetal Linux".into(),
-        version: "1.1.0".into(),
-        architecture: "amd64".into(),
-        profile_sha256: "ab".repeat(32),
-        config_dir: "config".into(),
-        commit: "0123456789abcdef0123456789abcdef01234567".into(),
-        dirty_paths: vec![],
-        source_date_epoch: 1_700_000_000,
-        source_date_epoch_origin: "commit".into(),
-        snapshot_timestamp: "20261126T000000Z".into(),
-        snapshot_url: "https://snapshot.debian.org/archive/debian/20261126T000000Z/".into(),
-        mirror: "http://deb.debian.org/debian".into(),
-        package_source: "mirror".into(),
-        package_lock_sha256: "none".into(),
-        runtime: "host".into(),
-        builder_digest: "none".into(),
-        kernel: "6.1.0-50-amd64".into(),
-        build_tools: vec![],
-        environment: vec![],
-        installed: vec![],
-        artefacts: vec![isoforge_buildinfo::Artefact {
-            sha256: "00".repeat(32),
-            size: 1,
-            name: "silvermetal-1.1.0-amd64.iso".into(),
-        }],
-    }
 }

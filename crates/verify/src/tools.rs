@@ -113,37 +113,16 @@ mod tests {
     fn headline_says_the_iso_is_identical_and_what_build_info_differs_in() {
         use isoforge_buildinfo::{Artefact, BuildInfo};
         let info = |apt: &str| BuildInfo {
-            format: isoforge_buildinfo::FORMAT,
-            build_tool: "isoforge 0.1.0".into(),
-            source: "silvermetal".into(),
-            product_name: "Silvermetal".into(),
-            version: "1.0".into(),
-            architecture: "amd64".into(),
-            profile_sha256: "ab".repeat(32),
-            config_dir: "config".into(),
-            commit: "cd".repeat(20),
-            dirty_paths: vec![],
-            source_date_epoch: 1_764_000_000,
-            source_date_epoch_origin: "commit".into(),
-            snapshot_timestamp: "20261126T000000Z".into(),
-            snapshot_url: "https://snapshot.debian.org/archive/debian/20261126T000000Z".into(),
-            mirror: "https://deb.debian.org/debian".into(),
-            package_source: "snapshot".into(),
-            package_lock_sha256: "ef".repeat(32),
-            runtime: "host".into(),
-            builder_digest: "none".into(),
-            kernel: "6.1.0-28-amd64".into(),
             build_tools: vec![
                 ("apt".into(), apt.into()),
                 ("xorriso".into(), "1.5.4".into()),
             ],
-            environment: vec![],
-            installed: vec![],
             artefacts: vec![Artefact {
                 sha256: "23".repeat(32),
                 size: 16,
                 name: "x.iso".into(),
             }],
+            ..isoforge_buildinfo::sample()
         };
         let d = tempfile::tempdir().unwrap();
         for (side, apt) in [("a", "2.6.1"), ("b", "2.6.2")] {
