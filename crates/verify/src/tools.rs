@@ -130,13 +130,10 @@ mod tests {
             std::fs::create_dir(&dir).unwrap();
             std::fs::write(dir.join("BUILD_INFO"), info(apt).render()).unwrap();
             std::fs::write(dir.join("x.iso"), b"same image bytes").unwrap();
-            let st = std::process::Command::new("sh")
-                .arg("-c")
-                .arg("sha256sum BUILD_INFO x.iso > SHA256SUMS")
-                .current_dir(&dir)
-                .status()
-                .unwrap();
-            assert!(st.success());
+            let mut sums = isoforge_exec::tool("sha256sum");
+            sums.args(["BUILD_INFO", "x.iso"]).current_dir(&dir);
+            let sums = isoforge_exec::capture(sums).unwrap();
+            std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
         }
         let (a, b) = (d.path().join("a"), d.path().join("b"));
         let (ra, rb) = (recorded(&a).unwrap(), recorded(&b).unwrap());
