@@ -27,23 +27,14 @@ impl ToolEnv {
     /// `home` and `tmp` are directories inside the build's work tree: no rc file of the
     /// caller's (`~/.mtoolsrc`, `~/.xorrisorc`) is ever read.
     pub fn new(source_date_epoch: i64, home: &Path, tmp: &Path) -> Self {
-        let mut vars: BTreeMap<String, OsString> = BTreeMap::new();
-        vars.insert("PATH".into(), PATH.into());
-        vars.insert("LC_ALL".into(), "C.UTF-8".into());
-        vars.insert("LANG".into(), "C.UTF-8".into());
-        vars.insert("TZ".into(), "UTC".into());
-        vars.insert(
+        let mut env = Self::minimal();
+        env.vars.insert(
             "SOURCE_DATE_EPOCH".into(),
             source_date_epoch.to_string().into(),
         );
-        vars.insert("HOME".into(), home.as_os_str().into());
-        vars.insert("TMPDIR".into(), tmp.as_os_str().into());
-        for name in PASS_THROUGH {
-            if let Some(v) = std::env::var_os(name) {
-                vars.insert((*name).into(), v);
-            }
-        }
-        Self { vars }
+        env.vars.insert("HOME".into(), home.as_os_str().into());
+        env.vars.insert("TMPDIR".into(), tmp.as_os_str().into());
+        env
     }
 
     /// The environment of a tool run outside a build (version probes, git, listings): the fixed
