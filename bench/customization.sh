@@ -12,7 +12,7 @@
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
-bin="$top/target/release/isoforge"
+bin="${ISOFORGE_BIN:-$top/target/release/isoforge}"
 [ -x "$bin" ] || "$top/scripts/setup.sh"
 export ISOFORGE_BIN="$bin"
 results="$top/bench/results/customization"

@@ -370,8 +370,15 @@ fn overlay(
     } else {
         Tree::Iso
     };
+    // Files and links are the overlay's; a directory it names may be the image's own.
+    let dirs: std::collections::BTreeSet<&Path> = overlay
+        .entries
+        .iter()
+        .filter(|e| matches!(e.content, isoforge_inputs::overlays::Content::Dir))
+        .map(|e| e.rel.as_path())
+        .collect();
     let mut writers = b.writers.borrow_mut();
-    for p in &wrote {
+    for p in wrote.iter().filter(|p| !dirs.contains(p.as_path())) {
         writers.add(in_tree, &p.to_string_lossy(), tree);
     }
     let log: String = wrote
