@@ -202,6 +202,8 @@ fn run(
 const OFFLINE_SIGNS: &[&str] = &[
     "network is unreachable",
     "temporary failure in name resolution",
+    "temporary failure resolving",
+    "cannot initiate the connection",
     "could not resolve",
     "name or service not known",
     "no address associated with hostname",
