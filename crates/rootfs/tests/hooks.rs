@@ -55,6 +55,7 @@ fn rootfs() -> tempfile::TempDir {
         "/usr/bin/ls",
         "/usr/bin/touch",
         "/usr/bin/tr",
+        "/usr/bin/sleep",
     ] {
         install(r, bin);
     }
@@ -324,4 +325,63 @@ fn binary_hooks_run_in_the_iso_tree_offline_with_a_clean_tmp() {
     assert!(log.contains("\numask 0022\n"), "{log}");
     assert!(log.contains("\nfilesystem.squashfs\n"), "{log}");
     no_mounts_under(staging.path());
+}
+
+/// A hook that leaves a daemon behind: its PID namespace ends with it, so the daemon is
+/// killed, and the build goes on at once.
+#[test]
+fn what_a_hook_leaves_running_is_killed() {
+    if !require_root() {
+        return;
+    }
+    let root = rootfs();
+    let marker = format!("isoforge-hook-daemon-{}", std::process::id());
+    let (_c, hooks) = config(&[(
+        "10-daemon.hook.chroot",
+        &format!(
+            "#!/bin/bash
+(exec -a {marker} sleep 300) >/dev/null 2>&1 &
+echo started
+"
+        ),
+    )]);
+    let work = tempfile::tempdir().unwrap();
+    let r = runner(work.path());
+    let stage = r.progress().stage("hooks");
+    let start = std::time::Instant::now();
+    run_chroot(
+        &r,
+        &stage,
+        &hooks,
+        root.path(),
+        &work.path().join("s"),
+        EPOCH,
+    )
+    .unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(30));
+    let alive = || {
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .any(|e| {
+                fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| c.windows(marker.len()).any(|w| w == marker.as_bytes()))
+            })
+    };
+    // The kernel reaps the namespace's processes as its init exits; give it a moment.
+    let mut tries = 0;
+    while alive() && tries < 50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        tries += 1;
+    }
+    assert!(!alive(), "the hook's daemon is still running");
+    let log = fs::read_to_string(work.path().join("logs/hooks/10-daemon.hook.chroot.log")).unwrap();
+    assert!(log.contains("started"), "{log}");
+    no_mounts_under(root.path());
 }
