@@ -5,7 +5,7 @@
 # their scripts/ci/ steps: builder (the pin must match), verify (two full builds, must be
 # identical), release (isoforge publish, twice, to a loopback stand-in for Gitea) and
 # rebuild-elsewhere; and a build in the pinned builder (--runtime chroot), which must give
-# the same ISO.
+# the same ISO; and `isoforge verify` of the customization test profile (tests/profiles/custom).
 # Installs what is missing first. Needs root (mmdebstrap root mode, namespaces).
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -114,8 +114,13 @@ e2e_more() {
     return 1
   fi
   rm -rf "$scratch/chroot"
+
+  # The customization test profile (package list, overlays, chroot and binary hooks): two
+  # builds, must be identical.
+  step "end to end: scripts/ci/verify-custom.sh (verify of tests/profiles/custom)"
+  "$src/scripts/ci/verify-custom.sh" "$scratch/custom"
 }
-step "in parallel: rebuild and chroot build (background lane) | unit and integration tests"
+step "in parallel: rebuild, chroot build, customization verify (background lane) | unit and integration tests"
 (set -e; e2e_more) >"$scratch/e2e-more.log" 2>&1 &
 lane=$!
 # KVM hangs on some virtual machines: the BIOS boot test exercises the probe and its TCG
@@ -125,10 +130,10 @@ tests=0
 cargo test --release --locked --workspace --no-fail-fast 2>&1 | tee "$top/target/test-output.txt" || tests=$?
 lane_status=0
 wait "$lane" || lane_status=$?
-echo; echo "=== background lane (rebuild, chroot build) ==="
+echo; echo "=== background lane (rebuild, chroot build, customization verify) ==="
 cat "$scratch/e2e-more.log"
 [ "$tests" -eq 0 ] || { echo "FAIL: cargo test (exit $tests)"; exit 1; }
-[ "$lane_status" -eq 0 ] || { echo "FAIL: the rebuild or the chroot build (exit $lane_status)"; exit 1; }
+[ "$lane_status" -eq 0 ] || { echo "FAIL: the rebuild, the chroot build or the customization verify (exit $lane_status)"; exit 1; }
 
 step "done"
 passed=$(grep -Eo '[0-9]+ passed' "$top/target/test-output.txt" | awk '{s+=$1} END {print s+0}')

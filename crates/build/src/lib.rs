@@ -6,18 +6,20 @@
 //! |---|---|---|---|
 //! | inputs | `isoforge-inputs` | `config/`, git | profile, pin, SOURCE_DATE_EPOCH, commit |
 //! | packages | `isoforge-lock`, `isoforge-cache` | `config/packages.lock`, the cache | a local repository of exactly the locked .debs |
-//! | rootfs | `isoforge-rootfs` | profile, local repository, `includes.chroot/` | cleaned, branded directory |
+//! | rootfs | `isoforge-rootfs` | profile, local repository, `includes.chroot/`, `hooks/*.hook.chroot` | cleaned, branded directory |
 //! | squashfs | `isoforge-squashfs` | rootfs | `live/filesystem.squashfs` |
 //! | boot files | `isoforge-bootfiles` | menu, epoch | `boot/grub/{grub.cfg,bios.img,efi.img}` |
-//! | ISO | `isoforge-iso` | staging tree, `includes.binary/` | the hybrid ISO |
+//! | ISO | `isoforge-iso` | staging tree, `includes.binary/`, `hooks/*.hook.binary` | the hybrid ISO |
 //!
-//! and then `SHA256SUMS` and `BUILD_INFO`. Work happens in a hidden temporary directory
+//! and then `SHA256SUMS` and `BUILD_INFO`. Which overlay or hook wrote which path goes to
+//! `logs/writers` (`isoforge_offenders::writers`), for the diff's hints. Work happens in a hidden temporary directory
 //! ([`output`]) that is renamed into place only when everything is written.
 
 pub mod locking;
 mod output;
 pub mod preflight;
 
+use std::cell::RefCell;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -25,6 +27,7 @@ use isoforge_buildinfo::{Artefact, BuildInfo, Package};
 use isoforge_checksums::{Entry, Sha256Digest, sha256_file};
 use isoforge_exec::{Progress, Runner, ToolEnv};
 use isoforge_inputs::{Inputs, LoadOptions};
+use isoforge_offenders::writers::{Tree, Writers};
 use locking::{LockConfig, Which};
 
 pub use output::Staged;
@@ -209,6 +212,8 @@ struct Build<'a> {
     work: PathBuf,
     rootfs: PathBuf,
     staging: PathBuf,
+    /// Which overlay or hook wrote which path, written to `logs/writers` at the end.
+    writers: RefCell<Writers>,
 }
 
 /// What the cleaned rootfs hands to the squashfs stage.
@@ -245,14 +250,18 @@ fn run_stages(
         rootfs: work.join("rootfs"),
         staging: work.join("staging"),
         work,
+        writers: RefCell::default(),
     };
     let sources = packages(&b)?;
     rootfs(&b, &sources)?;
     includes_chroot(&b)?;
+    hooks_chroot(&b)?;
     let image = cleanup_and_branding(&b)?;
     squashfs(&b, &image)?;
     boot_files(&b)?;
     includes_binary(&b)?;
+    hooks_binary(&b)?;
+    writers(&b)?;
     let stage = b.runner.progress().stage(label(6, "iso: xorriso"));
     let iso = iso(&b, &stage)?;
     let info = build_info(&b, &image, &iso)?;
@@ -356,6 +365,22 @@ fn overlay(
         return Ok(());
     }
     let wrote = isoforge_rootfs::overlay::apply(overlay, tree, dest, existing)?;
+    let in_tree = if tree == isoforge_inputs::overlays::CHROOT {
+        Tree::Image
+    } else {
+        Tree::Iso
+    };
+    // Files and links are the overlay's; a directory it names may be the image's own.
+    let dirs: std::collections::BTreeSet<&Path> = overlay
+        .entries
+        .iter()
+        .filter(|e| matches!(e.content, isoforge_inputs::overlays::Content::Dir))
+        .map(|e| e.rel.as_path())
+        .collect();
+    let mut writers = b.writers.borrow_mut();
+    for p in wrote.iter().filter(|p| !dirs.contains(p.as_path())) {
+        writers.add(in_tree, &p.to_string_lossy(), tree);
+    }
     let log: String = wrote
         .iter()
         .map(|p| format!("wrote /{}\n", p.display()))
@@ -365,6 +390,74 @@ fn overlay(
         .progress()
         .note(format!("{tree}: {} entries copied", wrote.len()));
     Ok(())
+}
+
+/// Stage 2c, `config/hooks/*.hook.chroot` inside the image: after the overlay, before
+/// cleanup and the clamping of times (what a hook leaves is cleaned like everything else).
+fn hooks_chroot(b: &Build<'_>) -> Result<(), Error> {
+    hooks(b, isoforge_inputs::hooks::Kind::Chroot)
+}
+
+/// Stage 5c, `config/hooks/*.hook.binary` in the ISO tree: after `includes.binary/`,
+/// before xorriso.
+fn hooks_binary(b: &Build<'_>) -> Result<(), Error> {
+    hooks(b, isoforge_inputs::hooks::Kind::Binary)
+}
+
+/// Runs one set of hooks (a stage line for the set) and records what each wrote.
+fn hooks(b: &Build<'_>, kind: isoforge_inputs::hooks::Kind) -> Result<(), Error> {
+    use isoforge_inputs::hooks::Kind;
+    let n = b.inputs.hooks.iter().filter(|h| h.kind == kind).count();
+    if n == 0 {
+        return Ok(());
+    }
+    let plural = if n == 1 { "" } else { "s" };
+    let (stage, tree, in_tree) = match kind {
+        Kind::Chroot => (
+            b.runner
+                .progress()
+                .stage(label(2, &format!("rootfs: {n} chroot hook{plural}"))),
+            &b.rootfs,
+            Tree::Image,
+        ),
+        Kind::Binary => (
+            b.runner
+                .progress()
+                .stage(label(5, &format!("ISO tree: {n} binary hook{plural}"))),
+            &b.staging,
+            Tree::Iso,
+        ),
+    };
+    let scratch = b.work.join("hooks");
+    let run = match kind {
+        Kind::Chroot => isoforge_rootfs::hooks::run_chroot,
+        Kind::Binary => isoforge_rootfs::hooks::run_binary,
+    };
+    let ran = run(b.runner, &stage, &b.inputs.hooks, tree, &scratch, b.epoch)?;
+    let mut writers = b.writers.borrow_mut();
+    let mut paths = 0;
+    for r in &ran {
+        paths += r.wrote.len();
+        for p in &r.wrote {
+            writers.add(in_tree, p, &r.hook);
+        }
+    }
+    stage.done(&format!(
+        "{n} hook{plural} ran offline, {paths} paths written (logs/hooks/, logs/writers)"
+    ));
+    Ok(())
+}
+
+/// `logs/writers`: which overlay or hook wrote which path (for `isoforge diff`'s hints).
+fn writers(b: &Build<'_>) -> Result<(), Error> {
+    let writers = b.writers.borrow();
+    if writers.is_empty() {
+        return Ok(());
+    }
+    write(
+        &b.staged.result().join(isoforge_offenders::writers::FILE),
+        &writers.render(),
+    )
 }
 
 /// Stage 3, cleanup and branding, then every time clamped to the epoch.
@@ -581,7 +674,8 @@ fn provenance(b: &Build<'_>, info: &BuildInfo, iso: &Mastered) -> Result<(), Err
     )
 }
 
-/// The overlays' regular files, relative to the repository, with their sha256.
+/// The overlays' regular files and the hooks, relative to the repository, with their
+/// sha256.
 fn overlay_files(inputs: &Inputs, config_dir: &str) -> Result<Vec<(String, String)>, Error> {
     use isoforge_inputs::overlays::Content;
     let mut out = Vec::new();
@@ -594,6 +688,12 @@ fn overlay_files(inputs: &Inputs, config_dir: &str) -> Result<Vec<(String, Strin
                 out.push((path.to_string_lossy().into_owned(), digest.hex()));
             }
         }
+    }
+    for hook in &inputs.hooks {
+        let path = Path::new(config_dir).join(&hook.rel);
+        let digest = isoforge_checksums::sha256_reader(&hook.bytes[..])
+            .map_err(Error::io(format!("cannot hash {}", path.display())))?;
+        out.push((path.to_string_lossy().into_owned(), digest.hex()));
     }
     Ok(out)
 }

@@ -17,9 +17,10 @@ pub struct Run {
     pub lock: String,
     /// Unique to this build: a random UUID (see [`invocation_id`]).
     pub invocation_id: String,
-    /// The overlays' regular files (`<config dir>/includes.chroot/...`, relative to the
-    /// repository) with their sha256, listed as inputs; their symlinks and owners are pinned
-    /// by `Profile-Sha256`.
+    /// The overlays' regular files (`<config dir>/includes.chroot/...`) and the hooks
+    /// (`<config dir>/hooks/NAME`), relative to the repository, with their sha256, listed as
+    /// inputs; the overlays' symlinks and owners and the hooks' modes are pinned by
+    /// `Profile-Sha256`.
     pub overlay_files: Vec<(String, String)>,
 }
 
@@ -88,11 +89,13 @@ pub fn statement(info: &BuildInfo, run: &Run) -> String {
             "annotations": { "use": "package lock" },
         }));
     }
+    let hooks = std::path::Path::new(&info.config_dir).join("hooks");
     deps.extend(run.overlay_files.iter().map(|(path, sha256)| {
+        let is_hook = std::path::Path::new(path).parent() == Some(hooks.as_path());
         json!({
             "uri": format!("{source}#{path}"),
             "digest": { "sha256": sha256 },
-            "annotations": { "use": "overlay file" },
+            "annotations": { "use": if is_hook { "hook" } else { "overlay file" } },
         })
     }));
     if info.builder_digest != "none" {
@@ -195,10 +198,16 @@ mod tests {
         info.config_dir = "profiles/silvermetal".into();
         let r = Run {
             lock: "profiles/silvermetal/packages.lock".into(),
-            overlay_files: vec![(
-                "profiles/silvermetal/includes.chroot/etc/motd".into(),
-                "ab".repeat(32),
-            )],
+            overlay_files: vec![
+                (
+                    "profiles/silvermetal/includes.chroot/etc/motd".into(),
+                    "ab".repeat(32),
+                ),
+                (
+                    "profiles/silvermetal/hooks/10-a.hook.chroot".into(),
+                    "cd".repeat(32),
+                ),
+            ],
             ..run()
         };
         let v: Value = serde_json::from_str(&statement(&info, &r)).unwrap();
@@ -221,6 +230,14 @@ mod tests {
             format!("{source}#profiles/silvermetal/includes.chroot/etc/motd").as_str()
         );
         assert_eq!(motd["digest"]["sha256"], "ab".repeat(32).as_str());
+        let hook = deps
+            .iter()
+            .find(|d| d["annotations"]["use"] == "hook")
+            .unwrap();
+        assert_eq!(
+            hook["uri"],
+            format!("{source}#profiles/silvermetal/hooks/10-a.hook.chroot").as_str()
+        );
         assert!(
             deps.iter().any(
                 |d| d["uri"] == format!("{source}#profiles/silvermetal/packages.lock").as_str()

@@ -163,6 +163,7 @@ fn range_root(n: &Node, r: &Attribution) -> RootDifference {
         field: p.map(Place::label),
         a: place_value(&r.a),
         b: place_value(&r.b),
+        written_by: n.writers.clone(),
     }
 }
 
@@ -236,6 +237,7 @@ pub fn group(r: &Report) -> (Vec<CauseGroup>, Vec<ConsequenceGroup>) {
             field,
             a,
             b,
+            written_by: n.writers.clone(),
         };
         if n.change != Change::Modified {
             let side = if n.change == Change::Added { "B" } else { "A" };

@@ -374,21 +374,29 @@ impl Engine<'_> {
             .map(|&(ia, ib)| match (ia, ib) {
                 (Some(i), Some(j)) => self.member(&ctx, i, j),
                 (Some(i), None) => (
-                    Some(presence(
-                        &self.opts.offenders,
-                        &node.location,
-                        &pa.entries[i],
-                        Change::Removed,
-                    )),
+                    Some({
+                        let mut n = presence(
+                            &self.opts.offenders,
+                            &node.location,
+                            &pa.entries[i],
+                            Change::Removed,
+                        );
+                        n.writers = writers_of(&self.opts.writers, &pa.kind, &pa.entries[i].path);
+                        n
+                    }),
                     None,
                 ),
                 (None, Some(j)) => (
-                    Some(presence(
-                        &self.opts.offenders,
-                        &node.location,
-                        &pb.entries[j],
-                        Change::Added,
-                    )),
+                    Some({
+                        let mut n = presence(
+                            &self.opts.offenders,
+                            &node.location,
+                            &pb.entries[j],
+                            Change::Added,
+                        );
+                        n.writers = writers_of(&self.opts.writers, &pb.kind, &pb.entries[j].path);
+                        n
+                    }),
                     None,
                 ),
                 (None, None) => (None, None),
@@ -506,6 +514,7 @@ impl Engine<'_> {
         let mut h = hints::for_path(&self.opts.offenders, &ea.path, content_differs);
         h.append(&mut n.hints);
         n.hints = h;
+        n.writers = writers_of(&self.opts.writers, &pa.kind, &ea.path);
         let nested = match (windowed, outcome.trees) {
             (Some((xa, xb)), Some((ta, tb))) => {
                 let label = format!("content of {}", ea.path);
@@ -582,6 +591,25 @@ impl Engine<'_> {
 
 fn window(src: &Source, x: &[std::ops::Range<u64>]) -> Source {
     Arc::new(isoforge_formats::io::Window::new(src.clone(), x))
+}
+
+/// Who the build recorded as writing `path` of a container of kind `kind`: the image is the
+/// squashfs (or a directory, e.g. an unpacked rootfs), the ISO tree the ISO 9660 image.
+/// Members of anything else (an initramfs, a tar) are not the build's paths.
+fn writers_of(
+    writers: &isoforge_offenders::writers::Writers,
+    kind: &str,
+    path: &str,
+) -> Vec<String> {
+    use isoforge_offenders::writers::Tree;
+    let tree = if kind.starts_with("squashfs image") || kind == "directory" {
+        Tree::Image
+    } else if kind == "ISO 9660 image" {
+        Tree::Iso
+    } else {
+        return Vec::new();
+    };
+    writers.of(tree, path).to_vec()
 }
 
 /// A member present on one side only.

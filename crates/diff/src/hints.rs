@@ -297,7 +297,18 @@ pub fn for_text(removed: &[&str], added: &[&str], ctx: &HintCtx) -> Vec<Hint> {
             ));
         }
     }
-    if any(&looks_like_date) {
+    let near = |t: i64| {
+        ctx.build_times
+            .iter()
+            .any(|&bt| (t - bt).abs() < 2 * 86_400)
+    };
+    if both.iter().any(|l| times_in(l).into_iter().any(near)) {
+        out.push(hint(
+            "time-near-build",
+            "a time near the build (within two days of when it ran) is written into the file: the wall clock leaked into the content (`date` in a hook or script)",
+            "write SOURCE_DATE_EPOCH's time instead of the clock's: date -u -d \"@$SOURCE_DATE_EPOCH\" (or leave the date out)",
+        ));
+    } else if any(&looks_like_date) {
         out.push(hint(
             "time-in-content",
             "a date or time is written into the file's content",
@@ -432,6 +443,85 @@ fn looks_like_date(l: &str) -> bool {
     iso || clock || (month && b.iter().any(u8::is_ascii_digit))
 }
 
+/// The times (Unix seconds, UTC) a text line spells out: ISO 8601 (`2026-12-02 13:01:02`,
+/// `2026-12-02T13:01:02`), `date`'s default (`Wed Dec  2 13:01:02 UTC 2026`), RFC 2822
+/// (`Wed, 02 Dec 2026 13:01:02 +0000`) and a 10-digit `date +%s`. Zones other than UTC are
+/// read as UTC: "near the build" allows two days.
+fn times_in(l: &str) -> Vec<i64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let num = |t: &str| t.parse::<i64>().ok();
+    let clock = |t: &str| -> Option<i64> {
+        let p: Vec<&str> = t.split(':').collect();
+        match p.as_slice() {
+            [h, m, s] if h.len() == 2 && m.len() == 2 && s.len() >= 2 => {
+                Some(num(h)? * 3600 + num(m)? * 60 + num(&s[..2])?)
+            }
+            _ => None,
+        }
+    };
+    let at = |y: i64, mo: i64, d: i64, secs: i64| {
+        ((1..=12).contains(&mo) && (1..=31).contains(&d) && (1970..=9999).contains(&y))
+            .then(|| days_from_civil(y, mo, d) * 86_400 + secs)
+    };
+    let mut out = Vec::new();
+    let words: Vec<&str> = l
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    for (i, w) in words.iter().enumerate() {
+        // ISO 8601: a date, then a time in the same word (T) or the next one.
+        let b = w.as_bytes();
+        if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' && b[..4].iter().all(u8::is_ascii_digit) {
+            if let (Some(y), Some(mo), Some(d)) = (num(&w[..4]), num(&w[5..7]), num(&w[8..10])) {
+                let t = w
+                    .get(11..)
+                    .and_then(clock)
+                    .or_else(|| words.get(i + 1).and_then(|n| clock(n)))
+                    .unwrap_or(0);
+                out.extend(at(y, mo, d, t));
+            }
+        }
+        if let Some(mo) = MONTHS.iter().position(|m| w == m) {
+            let mo = mo as i64 + 1;
+            let next = |k: usize| words.get(i + k).copied().unwrap_or("");
+            // `Dec 2 13:01:02 UTC 2026` (or without the zone).
+            if let (Some(d), Some(t)) = (num(next(1)), clock(next(2))) {
+                let year = [next(3), next(4)]
+                    .into_iter()
+                    .find_map(|y| num(y).filter(|_| y.len() == 4));
+                if let Some(y) = year {
+                    out.extend(at(y, mo, d, t));
+                }
+            }
+            // `02 Dec 2026 13:01:02`
+            if i > 0 {
+                if let (Some(d), Some(y), Some(t)) =
+                    (num(words[i - 1]), num(next(1)), clock(next(2)))
+                {
+                    out.extend(at(y, mo, d, t));
+                }
+            }
+        }
+        if w.len() == 10 && w.bytes().all(|c| c.is_ascii_digit()) {
+            out.extend(num(w));
+        }
+    }
+    out
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 fn looks_like_uuid(l: &str) -> bool {
     let b = l.as_bytes();
     let hex = |s: &[u8]| s.iter().all(u8::is_ascii_hexdigit);
@@ -540,6 +630,42 @@ mod tests {
         let ids: Vec<_> = h.iter().map(|h| h.id).collect();
         assert_eq!(ids, ["build-path", "hostname"]);
         assert!(looks_like_date("Generated 2025-11-24"));
+    }
+
+    /// `date`'s output near the build time names the wall clock, with its remedy; a date far
+    /// from it is only a date in the content.
+    #[test]
+    fn a_date_near_the_build_is_the_wall_clock() {
+        // Wed Dec  2 13:01:02 UTC 2026
+        let t = 1_796_216_462;
+        assert_eq!(times_in("Wed Dec  2 13:01:02 UTC 2026"), [t]);
+        assert_eq!(times_in("built 2026-12-02T13:01:02Z"), [t]);
+        assert_eq!(times_in("built 2026-12-02 13:01:02"), [t]);
+        assert_eq!(times_in("Wed, 02 Dec 2026 13:01:02 +0000"), [t]);
+        assert_eq!(times_in("stamp 1796216462"), [t]);
+        let ctx = HintCtx {
+            build_times: vec![t + 600],
+            ..Default::default()
+        };
+        let h = for_text(
+            &["Wed Dec  2 13:01:02 UTC 2026"],
+            &["Wed Dec  2 13:05:40 UTC 2026"],
+            &ctx,
+        );
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert_eq!(h[0].id, "time-near-build");
+        assert!(
+            h[0].cause.starts_with("a time near the build"),
+            "{}",
+            h[0].cause
+        );
+        assert!(h[0].remedy.contains("SOURCE_DATE_EPOCH"), "{}", h[0].remedy);
+        let far = HintCtx {
+            build_times: vec![t + 30 * 86_400],
+            ..Default::default()
+        };
+        let h = for_text(&["Wed Dec  2 13:01:02 UTC 2026"], &["x"], &far);
+        assert_eq!(h[0].id, "time-in-content");
         assert!(looks_like_uuid(
             "UUID=0fe31a17-aaaa-bbbb-cccc-0123456789ab /"
         ));

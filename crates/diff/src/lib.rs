@@ -29,6 +29,8 @@
 //! **Hints** ([`hints`]) come from a built-in table of known causes (times later than
 //! `SOURCE_DATE_EPOCH` or near the build time, random identifiers, entry order, umask, owners,
 //! build paths and host names in content, known offender files), each naming its remedy.
+//! Given the build's record of who wrote what ([`Options::writers`]), a differing member of
+//! the image or the ISO tree also names the overlay or hook that wrote it.
 //!
 //! Memory is bounded by the format limits and chunk sizes, not by image size: streams are
 //! read in pieces, decompressed payloads spill to anonymous temporary files, and nothing is
@@ -67,6 +69,7 @@ use isoforge_formats::io::FileSource;
 pub use extract::extract_member;
 pub use isoforge_formats::Limits;
 pub use isoforge_formats::io::{Source, SpoolBudget};
+pub use isoforge_offenders::writers::{Tree, Writers};
 pub use render::OutputFormat;
 pub use report::{Change, Node, Report};
 
@@ -95,6 +98,10 @@ pub struct Options {
     /// Known offenders matched against member paths: the built-in table, plus a profile's
     /// `config/offenders.conf` when the diff is run with a configuration.
     pub offenders: Arc<isoforge_offenders::Table>,
+    /// Which overlay or hook wrote which path, as build A recorded it (`logs/writers`): the
+    /// report names the writer of a differing member of the image (squashfs, or a
+    /// directory) or of the ISO tree.
+    pub writers: Arc<isoforge_offenders::writers::Writers>,
 }
 
 impl Default for Options {
@@ -109,6 +116,7 @@ impl Default for Options {
             max_text_lines: 400,
             progress: None,
             offenders: Arc::new(isoforge_offenders::Table::builtin()),
+            writers: Arc::default(),
         }
     }
 }

@@ -46,6 +46,10 @@ pub struct Node {
     pub content: Option<ContentDiff>,
     pub notes: Vec<String>,
     pub hints: Vec<Hint>,
+    /// The overlays or hooks the build recorded as writing this member
+    /// ([`isoforge_offenders::writers`]), first writer first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub writers: Vec<String>,
     pub children: Vec<Node>,
 }
 
@@ -187,6 +191,9 @@ pub struct RootDifference {
     pub field: Option<String>,
     pub a: Option<String>,
     pub b: Option<String>,
+    /// The overlays or hooks that wrote the member, as the build recorded them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub written_by: Vec<String>,
 }
 
 impl RootDifference {
@@ -203,8 +210,26 @@ impl RootDifference {
             (None, Some(b)) => s.push_str(&format!(": {b}")),
             (None, None) => {}
         }
+        if !self.written_by.is_empty() {
+            s.push_str(&format!(" (written by {})", written_by(&self.written_by)));
+        }
         s
     }
+}
+
+/// `the hook hooks/10-x.hook.chroot, then the overlay includes.chroot`.
+pub fn written_by(writers: &[String]) -> String {
+    writers
+        .iter()
+        .map(|w| {
+            if w.starts_with("hooks/") {
+                format!("the hook {w}")
+            } else {
+                format!("the overlay {w}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", then ")
 }
 
 /// Differences that follow from the root ones, folded into one line.
@@ -402,6 +427,7 @@ impl Node {
             content: None,
             notes: Vec::new(),
             hints: Vec::new(),
+            writers: Vec::new(),
             children: Vec::new(),
         }
     }

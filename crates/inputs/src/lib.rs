@@ -4,7 +4,7 @@
 //!
 //! Extra apt repositories (`config/repositories/*.env`), package lists
 //! (`config/package-lists/*.list.chroot`), the overlays (`config/includes.{chroot,binary}/`,
-//! [`overlays`]) and the builder pin (`config/builder.env`) are read
+//! [`overlays`]), the hooks (`config/hooks/*.hook.{chroot,binary}`, [`hooks`]) and the builder pin (`config/builder.env`) are read
 //! here too.
 //!
 //! The configuration files are read as `KEY=VALUE` without running a shell ([`envfile`]);
@@ -13,6 +13,7 @@
 pub mod builder;
 pub mod envfile;
 pub mod epoch;
+pub mod hooks;
 pub mod overlays;
 pub mod package_lists;
 pub mod profile;
@@ -60,6 +61,8 @@ pub struct Inputs {
     pub repositories: Vec<Repository>,
     /// `config/includes.chroot/` and `config/includes.binary/`, read into memory.
     pub overlays: overlays::Overlays,
+    /// `config/hooks/`, read into memory, in lexical order.
+    pub hooks: Vec<hooks::Hook>,
     /// sha256 over the configuration files' names and bytes: the profile's identity.
     pub profile_sha256: String,
 }
@@ -82,6 +85,7 @@ impl Inputs {
         let pin = SnapshotPin::load(config_dir)?;
         let repositories = repositories::load(config_dir)?;
         let overlays = overlays::load(config_dir)?;
+        let hooks = hooks::load(config_dir)?;
         let source = Source::discover(config_dir)?;
         if source.is_dirty() && !opts.allow_dirty {
             let n = source.dirty.len();
@@ -108,6 +112,7 @@ impl Inputs {
             pin,
             repositories,
             overlays,
+            hooks,
             epoch,
             source,
         })
@@ -119,8 +124,8 @@ impl Inputs {
 pub const CONFIG_FILES: &[&str] = &[profile::FILE, snapshot::FILE, epoch::FILE, "offenders.conf"];
 
 /// The profile's identity: sha256 over the configuration files' names and bytes (the extra
-/// repositories' files and keys, the package lists, the overlays and their owners file,
-/// included when there are any: a profile without them hashes as it did before they
+/// repositories' files and keys, the package lists, the overlays and their owners file, the
+/// hooks (name, mode, bytes), included when there are any: a profile without them hashes as it did before they
 /// existed).
 pub fn profile_sha256(config_dir: &Path) -> Result<String, Error> {
     let mut h = Sha256::new();
@@ -150,6 +155,7 @@ pub fn profile_sha256(config_dir: &Path) -> Result<String, Error> {
         }
     }
     overlays::hash_into(&overlays::load(config_dir)?, &mut h);
+    hooks::hash_into(&hooks::load(config_dir)?, &mut h);
     Ok(hex::encode(h.finalize()))
 }
 
@@ -169,6 +175,24 @@ mod profile_hash_tests {
         assert_eq!(super::profile_sha256(d.path()).unwrap(), before);
     }
 
+    /// A hook is part of the profile's identity: its name, mode and bytes.
+    #[test]
+    fn hooks_change_the_profile_hash() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(super::profile::FILE), "NAME=x\n").unwrap();
+        let before = super::profile_sha256(d.path()).unwrap();
+        std::fs::create_dir(d.path().join(super::hooks::DIR)).unwrap();
+        assert_eq!(super::profile_sha256(d.path()).unwrap(), before);
+        let hook = d.path().join("hooks/10-a.hook.chroot");
+        std::fs::write(&hook, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let with = super::profile_sha256(d.path()).unwrap();
+        assert_ne!(before, with);
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o750)).unwrap();
+        assert_ne!(super::profile_sha256(d.path()).unwrap(), with);
+    }
+
     /// The committed profile has no overlays, and hashes exactly as the formula before
     /// overlays existed: its Profile-Sha256 (and so its BUILD_INFO) is unchanged.
     #[test]
@@ -179,6 +203,7 @@ mod profile_hash_tests {
             super::overlays::CHROOT,
             super::overlays::BINARY,
             super::overlays::OWNERS,
+            super::hooks::DIR,
             super::package_lists::DIR,
             super::repositories::DIR,
         ] {

@@ -225,3 +225,35 @@ fn bad_overlay_names_the_file() {
         "includes.chroot: is a symbolic link, not a directory",
     );
 }
+
+/// A hook that is not executable (committed 0644), or a file in `hooks/` that is not a hook,
+/// stops the build before anything is built, with one line naming the file.
+#[test]
+fn bad_hook_names_the_file() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root();
+    let repo = Repo::with_default_profile();
+    let hooks = repo.config().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let hook = hooks.join("10-motd.hook.chroot");
+    std::fs::write(&hook, "#!/bin/sh\necho hi > /etc/motd\n").unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o644)).unwrap();
+    repo.commit("hook not executable");
+    let out = repo.build(&[]);
+    assert_refused(
+        &repo,
+        &out,
+        "hooks/10-motd.hook.chroot: is not executable; a hook must be: `chmod +x` it and commit",
+    );
+    assert_eq!(
+        stderr(&out)
+            .lines()
+            .filter(|l| l.contains("10-motd.hook.chroot"))
+            .count(),
+        1
+    );
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(hooks.join("setup.sh"), "#!/bin/sh\n").unwrap();
+    repo.commit("not a hook");
+    assert_refused(&repo, &repo.build(&[]), "hooks/setup.sh: not a hook");
+}

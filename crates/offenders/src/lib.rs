@@ -13,6 +13,7 @@ use glob::{MatchOptions, Pattern};
 
 pub mod builtin;
 pub mod profile;
+pub mod writers;
 
 pub use builtin::BUILTIN;
 

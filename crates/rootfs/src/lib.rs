@@ -17,6 +17,7 @@
 pub mod bootstrap;
 pub mod branding;
 pub mod cleanup;
+pub mod hooks;
 pub mod localrepo;
 pub mod overlay;
 pub mod packages;

@@ -26,7 +26,9 @@ pub struct Explained {
 /// Compares `a` and `b` (the two versions of artefact `name`) and writes the reports into
 /// `dir`. `source_date_epoch` feeds the hints (times later than it are named);
 /// `also_differing` names the other differing artefacts (checksum lines of them are
-/// consequences); `offenders` is the profile's table of known offenders.
+/// consequences); `offenders` is the profile's table of known offenders; `writers` is build
+/// A's record of which overlay or hook wrote which path (`logs/writers`, see
+/// [`writers_of`]), named next to the hints.
 #[allow(clippy::too_many_arguments)]
 pub fn artefact(
     name: &str,
@@ -34,6 +36,7 @@ pub fn artefact(
     b: &Path,
     source_date_epoch: Option<i64>,
     offenders: &std::sync::Arc<isoforge_offenders::Table>,
+    writers: &std::sync::Arc<isoforge_diff::Writers>,
     also_differing: &[&str],
     dir: &Path,
     progress: &Progress,
@@ -42,6 +45,7 @@ pub fn artefact(
     let opts = isoforge_diff::Options {
         source_date_epoch,
         offenders: offenders.clone(),
+        writers: writers.clone(),
         ..Default::default()
     };
     let report = isoforge_diff::diff(a, b, &opts)
@@ -65,6 +69,19 @@ pub fn artefact(
         html,
         json,
     })
+}
+
+/// The record of who wrote what in the output directory `dir` (`logs/writers`); a build
+/// without overlays and hooks has none, and an unreadable record is a note, not a failure
+/// (the comparison stands without it).
+pub fn writers_of(dir: &Path, progress: &Progress) -> std::sync::Arc<isoforge_diff::Writers> {
+    match isoforge_diff::Writers::load(dir) {
+        Ok(w) => std::sync::Arc::new(w),
+        Err(e) => {
+            progress.note(format!("{e}; the reports will not name hooks and overlays"));
+            Default::default()
+        }
+    }
 }
 
 /// Writes under a temporary name and renames, so a report is never seen half-written.
@@ -100,6 +117,7 @@ mod tests {
             &a,
             &b,
             None,
+            &Default::default(),
             &Default::default(),
             &[],
             &out,

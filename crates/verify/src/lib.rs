@@ -325,6 +325,8 @@ fn explain_differences(
         .ok()
         .and_then(|t| isoforge_buildinfo::BuildInfo::parse(&t).ok())
         .map(|i| i.source_date_epoch);
+    // Build A's record names the overlay or hook that wrote a differing file.
+    let writers = explain::writers_of(&a, progress);
     report
         .artefacts
         .iter()
@@ -336,6 +338,7 @@ fn explain_differences(
                 &b.join(&c.name),
                 epoch,
                 &offenders,
+                &writers,
                 &differing,
                 &report.dir,
                 progress,

@@ -227,6 +227,8 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
         .filter(|o| !o.matches())
         .map(|o| o.name.as_str())
         .collect();
+    // The original build's record, beside its BUILD_INFO, names hooks and overlays.
+    let writers = crate::explain::writers_of(beside, progress);
     let explained = outcomes
         .iter()
         .filter(|o| !o.matches() && o.got.is_some())
@@ -243,6 +245,7 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
                 &o.rebuilt,
                 Some(recorded.source_date_epoch),
                 &offenders,
+                &writers,
                 &differing,
                 &dir,
                 progress,

@@ -155,6 +155,7 @@ mod tests {
                     &b.join(n),
                     None,
                     &Default::default(),
+                    &Default::default(),
                     &differing,
                     &d.path().join("reports"),
                     &progress,

@@ -150,6 +150,13 @@ fn node(n: &Node, depth: usize, out: &mut dyn Write) -> io::Result<()> {
     };
     writeln!(out, "{pad}● {} [{}] {change}", n.name, n.kind)?;
     let pad = format!("{pad}  ");
+    if !n.writers.is_empty() {
+        writeln!(
+            out,
+            "{pad}written by {}",
+            crate::report::written_by(&n.writers)
+        )?;
+    }
     for note in &n.notes {
         writeln!(out, "{pad}note: {note}")?;
     }

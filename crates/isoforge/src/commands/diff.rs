@@ -48,6 +48,10 @@ pub struct Args {
     /// table is always used).
     #[arg(long, value_name = "DIR")]
     pub config: Option<PathBuf>,
+    /// A build's record of which overlay or hook wrote which path (`<output>/logs/writers`):
+    /// differing files they wrote are named with their writer.
+    #[arg(long, value_name = "FILE")]
+    pub writers: Option<PathBuf>,
     /// SOURCE_DATE_EPOCH the builds used, for hints [default: $SOURCE_DATE_EPOCH].
     #[arg(long, value_name = "SECONDS")]
     pub source_date_epoch: Option<i64>,
@@ -76,10 +80,20 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Some(dir) => isoforge_offenders::Table::load(dir)?,
         None => isoforge_offenders::Table::builtin(),
     };
+    let writers = match &args.writers {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            isoforge_diff::Writers::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?
+        }
+        None => Default::default(),
+    };
     let mut opts = Options {
         max_depth: args.max_depth,
         source_date_epoch: sde,
         offenders: Arc::new(offenders),
+        writers: Arc::new(writers),
         ..Options::default()
     };
     let max_spool = args.max_spool.unwrap_or_else(default_spool_budget);
