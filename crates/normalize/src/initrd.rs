@@ -2,10 +2,11 @@
 //! microcode) or in a gzip, xz or zstd stream. Rewritten deterministically: segments and
 //! archives keep their order; inside an archive the entries are sorted by name, mtimes later
 //! than the epoch are clamped, inode numbers are renumbered from 0 in that order (hard links
-//! keep sharing one, their data in the last link, as GNU cpio writes it) and device numbers
-//! of the archive's own file system are zeroed; each archive is padded to 512 bytes; a
+//! keep sharing one, held back to their group's last link which carries the data, exactly as
+//! GNU `cpio --reproducible -H newc` writes sorted input) and device numbers of the
+//! archive's own file system are zeroed; each archive is padded to 512 bytes; a
 //! compressed segment is compressed again by the same compressor's real tool at a fixed level
-//! (`gzip -n -9`, `xz -6` with the input's check type, `zstd -9`).
+//! (`gzip -n -6`, `xz -6` with the input's check type, `zstd -9`).
 //!
 //! When every archive is already in that form (as `find | sort | cpio --reproducible` with
 //! SOURCE_DATE_EPOCH writes it) and no gzip header records a time or a name, the file is kept
@@ -238,53 +239,86 @@ fn write_canonical(
     };
     let mut order: Vec<usize> = (0..a.members.len()).collect();
     order.sort_by(|&x, &y| a.members[x].name.cmp(&a.members[y].name));
-    seg.moved += order.iter().enumerate().filter(|(i, m)| *i != **m).count();
-    seg.entries += order.len();
     // Hard link groups: (dev, ino) of regular files with more than one link.
     type Key = (u32, u32, u32);
     let key = |m: &Member| -> Key { (m.f[DEVMAJ], m.f[DEVMIN], m.f[INO]) };
     let linked = |m: &Member| m.f[NLINK] > 1 && m.f[MODE] & 0o170000 == 0o100000;
+    // Inode numbers from 0 in name order, one per group (GNU cpio's --renumber-inodes).
     let mut numbers: HashMap<Key, u32> = HashMap::new();
     let mut group_data: HashMap<Key, (u64, u32)> = HashMap::new();
-    let mut last_of_group: HashMap<Key, usize> = HashMap::new();
-    for (pos, &i) in order.iter().enumerate() {
+    let mut ino = vec![0u32; a.members.len()];
+    let mut next = 0u32;
+    for &i in &order {
         let m = &a.members[i];
-        if linked(m) {
+        ino[i] = if linked(m) {
             if m.f[SIZE] > 0 {
                 group_data.entry(key(m)).or_insert((m.data, m.f[SIZE]));
             }
-            last_of_group.insert(key(m), pos);
+            *numbers.entry(key(m)).or_insert_with(|| {
+                next += 1;
+                next - 1
+            })
+        } else {
+            next += 1;
+            next - 1
+        };
+    }
+    // The order GNU cpio writes (newc): a hard link is held back until the group's last link
+    // comes, then the held ones (latest first, empty) and the last with the data; groups
+    // whose other links are not in the archive come at the end, latest first, the data on
+    // each group's last one written.
+    let mut emit: Vec<(usize, bool)> = Vec::with_capacity(order.len());
+    let mut held: Vec<usize> = Vec::new();
+    let mut held_of: HashMap<Key, usize> = HashMap::new();
+    for &i in &order {
+        let m = &a.members[i];
+        if !linked(m) {
+            emit.push((i, true));
+            continue;
+        }
+        let k = key(m);
+        let seen = held_of.get(&k).copied().unwrap_or(0);
+        if seen + 1 == m.f[NLINK] as usize {
+            let group: Vec<usize> = held
+                .iter()
+                .rev()
+                .copied()
+                .filter(|&j| key(&a.members[j]) == k)
+                .collect();
+            held.retain(|&j| key(&a.members[j]) != k);
+            held_of.remove(&k);
+            emit.extend(group.into_iter().map(|j| (j, false)));
+            emit.push((i, true));
+        } else {
+            held.push(i);
+            *held_of.entry(k).or_insert(0) += 1;
         }
     }
-    let mut next = 0u32;
-    for (pos, &i) in order.iter().enumerate() {
+    for &j in held.iter().rev() {
+        let k = key(&a.members[j]);
+        let left = held_of.get_mut(&k).expect("counted when held");
+        *left -= 1;
+        emit.push((j, *left == 0));
+    }
+    seg.moved += emit.iter().enumerate().filter(|(p, (i, _))| p != i).count();
+    seg.entries += emit.len();
+    for (i, with_data) in emit {
         let m = &a.members[i];
         let mut f = m.f;
-        let fresh = |next: &mut u32| {
-            *next += 1;
-            *next - 1
-        };
-        let ino = if linked(m) {
-            *numbers.entry(key(m)).or_insert_with(|| fresh(&mut next))
-        } else {
-            fresh(&mut next)
-        };
-        if f[INO] != ino {
+        if f[INO] != ino[i] {
             seg.inodes_renumbered += 1;
         }
-        f[INO] = ino;
+        f[INO] = ino[i];
         f[DEVMAJ] = 0;
         f[DEVMIN] = 0;
         if i64::from(f[MTIME]) > epoch {
             f[MTIME] = u32::try_from(epoch).unwrap_or(u32::MAX);
             seg.mtimes_clamped += 1;
         }
-        let (data, size) = if !linked(m) {
-            (m.data, m.f[SIZE])
-        } else if last_of_group.get(&key(m)) == Some(&pos) {
-            group_data.get(&key(m)).copied().unwrap_or((0, 0))
-        } else {
-            (0, 0)
+        let (data, size) = match (linked(m), with_data) {
+            (false, _) => (m.data, m.f[SIZE]),
+            (true, true) => group_data.get(&key(m)).copied().unwrap_or((0, 0)),
+            (true, false) => (0, 0),
         };
         f[SIZE] = size;
         f[NAMESIZE] = m.name.len() as u32 + 1;
@@ -375,7 +409,7 @@ pub fn normalize(
             return Ok(report);
         };
         let (tool, level) = match codec {
-            Codec::Gzip => ("gzip", "-9"),
+            Codec::Gzip => ("gzip", "-6"),
             Codec::Xz => ("xz", "-6"),
             _ => ("zstd", "-9"),
         };

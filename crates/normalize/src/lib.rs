@@ -274,17 +274,11 @@ fn run(
         .map(|(a, p, why)| change(&opts.table, *a, p, why))
         .collect::<Vec<_>>();
     let mut initrds = Vec::new();
+    let mut done = InitrdCache::default();
     for name in rootfs_initrds(&rootfs)? {
         let shown = format!("rootfs:/boot/{name}");
-        initrds.push(initrd::normalize(
-            &runner,
-            &stage,
-            &rootfs.join("boot").join(&name),
-            &shown,
-            &scratch,
-            epoch,
-            limit,
-        )?);
+        let path = rootfs.join("boot").join(&name);
+        initrds.push(done.normalize(&runner, &stage, &path, &shown, &scratch, epoch, limit)?);
     }
     let clamped = isoforge_rootfs::tree::clamp_times(&rootfs, epoch)?;
     stage.done(&format!("{} change(s), {clamped} time(s) clamped", changes.len()));
@@ -299,15 +293,9 @@ fn run(
     // Boot files.
     let stage = progress.stage("normalize: initrd and EFI image");
     for rel in iso_initrds(&tree)? {
-        initrds.push(initrd::normalize(
-            &runner,
-            &stage,
-            &tree.join(&rel),
-            &format!("/{rel}"),
-            &scratch,
-            epoch,
-            limit,
-        )?);
+        let path = tree.join(&rel);
+        let shown = format!("/{rel}");
+        initrds.push(done.normalize(&runner, &stage, &path, &shown, &scratch, epoch, limit)?);
     }
     let mut boot = boot;
     let mut efi_images = Vec::new();
@@ -387,6 +375,41 @@ fn run(
         },
         sha256,
     })
+}
+
+/// Initrds already done, by the sha256 of their original bytes: the rootfs's
+/// `/boot/initrd.img-*` is usually the ISO's `/live/initrd.img` too, and is rewritten once.
+#[derive(Default)]
+struct InitrdCache {
+    done: Vec<(String, PathBuf, initrd::InitrdReport)>,
+}
+
+impl InitrdCache {
+    #[allow(clippy::too_many_arguments)]
+    fn normalize(
+        &mut self,
+        runner: &Runner,
+        stage: &isoforge_exec::Stage,
+        path: &Path,
+        shown: &str,
+        scratch: &Path,
+        epoch: i64,
+        limit: u64,
+    ) -> Result<initrd::InitrdReport, Error> {
+        let sum = sha256_file(path)?;
+        if let Some((_, result, r)) = self.done.iter().find(|(s, _, _)| *s == sum) {
+            std::fs::copy(result, path).map_err(io_err(format!("cannot write {shown}")))?;
+            let mut r = r.clone();
+            r.reason = format!("the same bytes as {}, so the same result: {}", r.path, r.reason);
+            r.path = shown.to_string();
+            return Ok(r);
+        }
+        let r = initrd::normalize(runner, stage, path, shown, scratch, epoch, limit)?;
+        let keep = scratch.join(format!("initrd-done-{}", self.done.len()));
+        std::fs::copy(path, &keep).map_err(io_err(format!("cannot copy {shown}")))?;
+        self.done.push((sum, keep, r.clone()));
+        Ok(r)
+    }
 }
 
 /// The work directory holds only what isoforge put there: an archive entry that escaped its
