@@ -104,7 +104,7 @@ pub struct Report {
 #[derive(Debug, Clone, Serialize)]
 pub struct RootfsReport {
     pub changes: Vec<Change>,
-    /// Entries whose mtime or atime was later than the epoch.
+    /// Entries whose mtime was later than the epoch.
     pub times_clamped: u64,
     pub mksquashfs_options: Vec<String>,
 }
@@ -280,7 +280,10 @@ fn run(
         let path = rootfs.join("boot").join(&name);
         initrds.push(done.normalize(&runner, &stage, &path, &shown, &scratch, epoch, limit)?);
     }
-    let clamped = isoforge_rootfs::tree::clamp_times(&rootfs, epoch)?;
+    // What the image itself holds later than the epoch (atimes our own reads moved do not
+    // count: squashfs keeps no atime).
+    let clamped = later_mtimes(&rootfs, epoch)?;
+    isoforge_rootfs::tree::clamp_times(&rootfs, epoch)?;
     stage.done(&format!("{} change(s), {clamped} time(s) clamped", changes.len()));
     let stage = progress.stage("normalize: mksquashfs");
     let packed = work.join("filesystem.squashfs");
@@ -616,6 +619,23 @@ fn unpack_squashfs(
         ))
     })?;
     contained(work)
+}
+
+/// How many entries under `root` have an mtime later than `epoch` (no symlink followed).
+fn later_mtimes(root: &Path, epoch: i64) -> Result<u64, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let mut n = 0;
+    for entry in walkdir::WalkDir::new(root)
+        .same_file_system(true)
+        .follow_links(false)
+    {
+        let entry = entry.map_err(|e| io_err(format!("cannot walk {}", root.display()))(e.into()))?;
+        let m = entry
+            .metadata()
+            .map_err(|e| io_err(format!("cannot stat {}", entry.path().display()))(e.into()))?;
+        n += u64::from(m.mtime() > epoch);
+    }
+    Ok(n)
 }
 
 fn change(
