@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::Error;
 
 /// Larger FAT images are refused (an EFI boot image is a few MiB).
-pub const MAX_IMAGE: u64 = 512 << 20;
+pub const MAX_IMAGE: u64 = 128 << 20;
 const MAX_DEPTH: usize = 32;
 
 /// What was pinned in one FAT image.
@@ -113,12 +113,20 @@ impl Bpb {
                 let at = fat + c as usize + c as usize / 2;
                 let v = u16::from_le_bytes([*img.get(at)?, *img.get(at + 1)?]);
                 let v = if c % 2 == 1 { v >> 4 } else { v & 0xfff };
-                if v >= 0xff8 { return None } else { u32::from(v) }
+                if v >= 0xff8 {
+                    return None;
+                } else {
+                    u32::from(v)
+                }
             }
             16 => {
                 let at = fat + 2 * c as usize;
                 let v = u16::from_le_bytes([*img.get(at)?, *img.get(at + 1)?]);
-                if v >= 0xfff8 { return None } else { u32::from(v) }
+                if v >= 0xfff8 {
+                    return None;
+                } else {
+                    u32::from(v)
+                }
             }
             _ => {
                 let at = fat + 4 * c as usize;
@@ -220,7 +228,11 @@ pub fn pin(path: &Path, shown: &str, epoch: i64) -> Result<FatReport, Error> {
                 pinned += 1;
                 let is_dot = ent[0] == b'.';
                 if ent[11] & 0x10 != 0 && !is_dot && depth < MAX_DEPTH {
-                    let hi = if bpb.bits == 32 { le16(ent, 20) as u32 } else { 0 };
+                    let hi = if bpb.bits == 32 {
+                        le16(ent, 20) as u32
+                    } else {
+                        0
+                    };
                     let cl = (hi << 16) | le16(ent, 26) as u32;
                     if seen.insert(cl) {
                         let chain = bpb.chain(&img, cl);
@@ -231,7 +243,8 @@ pub fn pin(path: &Path, shown: &str, epoch: i64) -> Result<FatReport, Error> {
         }
     }
     f.seek(SeekFrom::Start(0)).map_err(|e| bad(e.to_string()))?;
-    f.write_all(&img).map_err(|e| bad(format!("cannot write: {e}")))?;
+    f.write_all(&img)
+        .map_err(|e| bad(format!("cannot write: {e}")))?;
     Ok(FatReport {
         path: shown.to_string(),
         fat_type: format!("FAT{}", bpb.bits),

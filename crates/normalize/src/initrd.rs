@@ -12,24 +12,32 @@
 //! SOURCE_DATE_EPOCH writes it) and no gzip header records a time or a name, the file is kept
 //! byte for byte. Decompression is bounded: more than the limit is an error naming it.
 
-use std::fs::File;
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use isoforge_exec::{Runner, Stage};
+use isoforge_formats::Limits;
 use isoforge_formats::compress::{self, Codec};
 use isoforge_formats::io::{FileSource, ReadAt, Source, SpoolBudget, Window, read_exact_at};
-use isoforge_formats::Limits;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::Error;
 
-/// Entries accepted in one initrd, and the longest name.
+/// Entries accepted in one initrd, the longest name, and all names together (what is held in
+/// memory).
 const MAX_ENTRIES: usize = 1_000_000;
 const MAX_NAME: usize = 4096;
+const MAX_NAME_BYTES: usize = 256 << 20;
+
+/// What one initrd may still hold in memory: entries and name bytes.
+struct Budget {
+    entries: usize,
+    names: usize,
+}
 const HEADER: u64 = 110;
 const TRAILER: &[u8] = b"TRAILER!!!";
 /// Each archive is padded to a multiple of this (GNU cpio's block).
@@ -98,7 +106,7 @@ fn hex_field(b: &[u8]) -> Option<u32> {
 }
 
 /// One archive starting at `start` (which holds a cpio magic).
-fn parse_archive(src: &dyn ReadAt, start: u64, budget: &mut usize) -> Result<Archive, String> {
+fn parse_archive(src: &dyn ReadAt, start: u64, budget: &mut Budget) -> Result<Archive, String> {
     let size = src.size();
     let mut pos = start;
     let mut members = Vec::new();
@@ -150,10 +158,13 @@ fn parse_archive(src: &dyn ReadAt, start: u64, budget: &mut usize) -> Result<Arc
                 end: pos,
             });
         }
-        if *budget == 0 {
-            return Err(format!("more than {MAX_ENTRIES} entries"));
+        if budget.entries == 0 || budget.names < name.len() {
+            return Err(format!(
+                "more than {MAX_ENTRIES} entries or {MAX_NAME_BYTES} bytes of names"
+            ));
         }
-        *budget -= 1;
+        budget.entries -= 1;
+        budget.names -= name.len();
         let mut magic = [0u8; 6];
         magic.copy_from_slice(&h[..6]);
         members.push(Member {
@@ -368,7 +379,10 @@ pub fn normalize(
         reason: String::new(),
         segments: Vec::new(),
     };
-    let mut entries = MAX_ENTRIES;
+    let mut entries = Budget {
+        entries: MAX_ENTRIES,
+        names: MAX_NAME_BYTES,
+    };
     let mut canonical = true;
     let mut canonical_len = 0u64;
     let mut pos = skip_zeros(&*src, 0).map_err(io("cannot read"))?;
@@ -393,9 +407,8 @@ pub fn normalize(
             pos = skip_zeros(&*src, a.end).map_err(io("cannot read"))?;
             continue;
         }
-        let codec = compress::detect(&head[..n]).filter(|c| {
-            matches!(c, Codec::Gzip | Codec::Xz | Codec::Zstd)
-        });
+        let codec = compress::detect(&head[..n])
+            .filter(|c| matches!(c, Codec::Gzip | Codec::Xz | Codec::Zstd));
         let Some(codec) = codec else {
             // Not something this rewrites (lz4 legacy, bzip2, lzma, or garbage): keep it all.
             drop(out);
@@ -404,7 +417,10 @@ pub fn normalize(
             report.reason = format!(
                 "offset {pos} holds neither a cpio archive nor a gzip, xz or zstd stream \
                  (magic {}): kept byte for byte, NOT normalized",
-                head[..n.min(6)].iter().map(|b| format!("{b:02x}")).collect::<String>()
+                head[..n.min(6)]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
             );
             return Ok(report);
         };

@@ -24,10 +24,15 @@ pub struct Volume {
     pub application: String,
     pub volume_set: String,
     pub joliet: bool,
+    /// The volume's UUID as GRUB's `search --fs-uuid` spells it (from the modification date,
+    /// else the creation date); `None` when neither is set.
+    pub grub_uuid: Option<String>,
 }
 
 fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).trim_end_matches([' ', '\0']).to_string()
+    String::from_utf8_lossy(b)
+        .trim_end_matches([' ', '\0'])
+        .to_string()
 }
 
 /// Reads the primary volume descriptor and looks for Joliet; refuses what is not a whole
@@ -50,10 +55,14 @@ pub fn volume(iso: &Path) -> Result<Volume, Error> {
         .ok_or_else(|| {
             bad("not an ISO 9660 image (no primary volume descriptor CD001 at sector 16)".into())
         })?;
-    let blocks = u64::from(u32::from_le_bytes(pvd[80..84].try_into().unwrap_or_default()));
+    let blocks = u64::from(u32::from_le_bytes(
+        pvd[80..84].try_into().unwrap_or_default(),
+    ));
     let block_size = u64::from(u16::from_le_bytes([pvd[128], pvd[129]]));
     if block_size != SECTOR {
-        return Err(bad(format!("logical block size {block_size}, expected 2048")));
+        return Err(bad(format!(
+            "logical block size {block_size}, expected 2048"
+        )));
     }
     if blocks * SECTOR > size {
         return Err(bad(format!(
@@ -72,7 +81,25 @@ pub fn volume(iso: &Path) -> Result<Volume, Error> {
         }
         joliet |= d[0] == 2 && matches!(&d[88..91], b"%/@" | b"%/C" | b"%/E");
     }
+    // GRUB's ISO 9660 UUID: the modification date's digits, else the creation date's.
+    let date = |at: usize| -> Option<String> {
+        let d = &pvd[at..at + 16];
+        (d.iter().all(u8::is_ascii_digit) && d.iter().any(|&b| b != b'0')).then(|| {
+            let d = String::from_utf8_lossy(d);
+            [
+                &d[0..4],
+                &d[4..6],
+                &d[6..8],
+                &d[8..10],
+                &d[10..12],
+                &d[12..14],
+                &d[14..16],
+            ]
+            .join("-")
+        })
+    };
     Ok(Volume {
+        grub_uuid: date(830).or_else(|| date(813)),
         volume_id: text(&pvd[40..72]),
         system_id: text(&pvd[8..40]),
         volume_set: text(&pvd[190..318]),
@@ -243,12 +270,12 @@ mod tests {
     fn reads_xorriso_report_words() {
         assert_eq!(
             shell_words("--grub2-mbr --interval:local_fs:0s-15s:zero_mbrpt:'/a b/x.iso'").unwrap(),
-            ["--grub2-mbr", "--interval:local_fs:0s-15s:zero_mbrpt:/a b/x.iso"]
+            [
+                "--grub2-mbr",
+                "--interval:local_fs:0s-15s:zero_mbrpt:/a b/x.iso"
+            ]
         );
-        assert_eq!(
-            shell_words("-V 'it'\"'\"'s'").unwrap(),
-            ["-V", "it's"]
-        );
+        assert_eq!(shell_words("-V 'it'\"'\"'s'").unwrap(), ["-V", "it's"]);
         assert!(shell_words("-V 'open").is_none());
         let (s, e, p) = interval("--interval:local_fs:0s-15s:zero_mbrpt:/x.iso").unwrap();
         assert_eq!((s, e, p), (0, 32768, PathBuf::from("/x.iso")));

@@ -131,6 +131,12 @@ pub struct IsoReport {
     pub boot_options: Vec<String>,
     /// The boot catalog file removed from the tree (xorriso writes a new one).
     pub boot_catalog: Option<String>,
+    /// The volume UUID GRUB searches by (`search --fs-uuid`): the input's and the new one.
+    pub grub_uuid_from: Option<String>,
+    pub grub_uuid_to: String,
+    /// Files of the tree (boot configs, the EFI image, boot images) that named the input's
+    /// UUID: it was replaced by the new one, same length, in place.
+    pub grub_uuid_rewritten_in: Vec<String>,
 }
 
 impl Report {
@@ -186,6 +192,14 @@ impl Report {
             self.iso.dates_pinned_to,
             self.iso.boot_platforms.join(", ")
         );
+        if !self.iso.grub_uuid_rewritten_in.is_empty() {
+            s += &format!(
+                "volume UUID {} -> {} in {}\n",
+                self.iso.grub_uuid_from.as_deref().unwrap_or("-"),
+                self.iso.grub_uuid_to,
+                self.iso.grub_uuid_rewritten_in.join(", ")
+            );
+        }
         s += &format!("sha256 {}\n", self.sha256);
         s
     }
@@ -220,14 +234,26 @@ pub fn normalize(opts: &Options, progress: &Progress) -> Result<Report, Error> {
     let work = tempfile::Builder::new()
         .prefix(".isoforge-normalize-")
         .tempdir_in(parent)
-        .map_err(io_err(format!("cannot create a work directory in {}", parent.display())))?;
+        .map_err(io_err(format!(
+            "cannot create a work directory in {}",
+            parent.display()
+        )))?;
     let free = nix::sys::statvfs::statvfs(work.path())
         .map(|v| v.blocks_available().saturating_mul(v.fragment_size()))
         .unwrap_or(u64::MAX);
     let limit = opts
         .max_unpacked
         .unwrap_or_else(|| DEFAULT_MAX_UNPACKED.min(free / 2));
-    let result = run(opts, &input, &output, work.path(), &vol, &platforms_in, limit, progress);
+    let result = run(
+        opts,
+        &input,
+        &output,
+        work.path(),
+        &vol,
+        &platforms_in,
+        limit,
+        progress,
+    );
     // The work tree goes whatever happened (mode bits from the image do not stop root).
     let _ = isoforge_fs::remove_tree(work.path());
     result
@@ -251,8 +277,12 @@ fn run(
     for d in [&home, &tmp, &scratch] {
         std::fs::create_dir(d).map_err(io_err(format!("cannot create {}", d.display())))?;
     }
-    let runner = Runner::new(ToolEnv::new(epoch, &home, &tmp), &work.join("logs"), progress.clone())
-        .map_err(io_err("cannot create the log directory"))?;
+    let runner = Runner::new(
+        ToolEnv::new(epoch, &home, &tmp),
+        &work.join("logs"),
+        progress.clone(),
+    )
+    .map_err(io_err("cannot create the log directory"))?;
     let tree = work.join("iso");
     let stage = progress.stage("normalize: extracting the ISO tree");
     let boot = iso::boot_options(&runner, input)?;
@@ -284,7 +314,10 @@ fn run(
     // count: squashfs keeps no atime).
     let clamped = later_mtimes(&rootfs, epoch)?;
     isoforge_rootfs::tree::clamp_times(&rootfs, epoch)?;
-    stage.done(&format!("{} change(s), {clamped} time(s) clamped", changes.len()));
+    stage.done(&format!(
+        "{} change(s), {clamped} time(s) clamped",
+        changes.len()
+    ));
     let stage = progress.stage("normalize: mksquashfs");
     let packed = work.join("filesystem.squashfs");
     isoforge_squashfs::pack(&runner, &stage, &rootfs, &packed, &opts.mksquashfs_options)?;
@@ -329,7 +362,8 @@ fn run(
                 {
                     let copy = scratch.join(format!("appended-{}.img", boot[i + 1]));
                     copy_interval(input, s, e, &copy)?;
-                    if let Ok(r) = fat::pin(&copy, &format!("appended partition {}", boot[i + 1]), epoch)
+                    if let Ok(r) =
+                        fat::pin(&copy, &format!("appended partition {}", boot[i + 1]), epoch)
                     {
                         efi_images.push(r);
                         boot[i + 3] = copy.display().to_string();
@@ -340,13 +374,26 @@ fn run(
         }
         i += 1;
     }
+
+    // A boot loader that finds the ISO by its volume UUID (`search --fs-uuid`, as isoforge's own
+    // images do) must be told the new one, which follows the pinned date.
+    let new_uuid = isoforge_iso::grub_uuid(epoch);
+    let mut uuid_files = Vec::new();
+    if let Some(old) = vol.grub_uuid.as_deref().filter(|o| *o != new_uuid) {
+        uuid_files = replace_in_tree(
+            &tree,
+            &tree.join(&squashfs),
+            old.as_bytes(),
+            new_uuid.as_bytes(),
+        )?;
+    }
     stage.done("");
 
     let stage = progress.stage("normalize: xorriso");
     let tmp_iso = work.join("out.iso");
     iso::master(&runner, &stage, &tree, &tmp_iso, vol, &boot, epoch)?;
-    let platforms = isoforge_iso::boot_platforms(&tmp_iso)
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+    let platforms =
+        isoforge_iso::boot_platforms(&tmp_iso).map_err(|e| Error::Invalid(e.to_string()))?;
     if platforms != platforms_in {
         return Err(Error::Invalid(format!(
             "the new ISO's El Torito entries ({}) are not the input's ({}); nothing written",
@@ -375,9 +422,58 @@ fn run(
             boot_platforms: platforms,
             boot_options: boot,
             boot_catalog,
+            grub_uuid_from: vol.grub_uuid.clone(),
+            grub_uuid_to: new_uuid,
+            grub_uuid_rewritten_in: uuid_files,
         },
         sha256,
     })
+}
+
+/// Files of the tree that may hold a boot loader's search UUID (boot configs, boot images, the
+/// EFI image); the squashfs and large files are not read.
+const MAX_UUID_FILE: u64 = 64 << 20;
+
+/// Replaces `old` by `new` (same length) in every regular file of `tree` up to
+/// [`MAX_UUID_FILE`] bytes that holds it, but `skip` (the root squashfs); returns their paths.
+fn replace_in_tree(tree: &Path, skip: &Path, old: &[u8], new: &[u8]) -> Result<Vec<String>, Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut changed = Vec::new();
+    for entry in walkdir::WalkDir::new(tree)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry =
+            entry.map_err(|e| io_err(format!("cannot walk {}", tree.display()))(e.into()))?;
+        let m = entry
+            .metadata()
+            .map_err(|e| io_err(format!("cannot stat {}", entry.path().display()))(e.into()))?;
+        if !m.is_file() || m.len() > MAX_UUID_FILE || entry.path() == skip {
+            continue;
+        }
+        let mut bytes = std::fs::read(entry.path())
+            .map_err(io_err(format!("cannot read {}", entry.path().display())))?;
+        let mut hit = false;
+        let mut at = 0;
+        while let Some(i) = bytes[at..].windows(old.len()).position(|w| w == old) {
+            bytes[at + i..at + i + old.len()].copy_from_slice(new);
+            at += i + old.len();
+            hit = true;
+        }
+        if hit {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .open(entry.path())
+                .map_err(io_err(format!("cannot write {}", entry.path().display())))?;
+            use std::io::Write;
+            f.write_all(&bytes)
+                .map_err(io_err(format!("cannot write {}", entry.path().display())))?;
+            let rel = entry.path().strip_prefix(tree).unwrap_or(entry.path());
+            changed.push(format!("/{}", rel.display()));
+        }
+    }
+    Ok(changed)
 }
 
 /// Initrds already done, by the sha256 of their original bytes: the rootfs's
@@ -403,7 +499,10 @@ impl InitrdCache {
         if let Some((_, result, r)) = self.done.iter().find(|(s, _, _)| *s == sum) {
             std::fs::copy(result, path).map_err(io_err(format!("cannot write {shown}")))?;
             let mut r = r.clone();
-            r.reason = format!("the same bytes as {}, so the same result: {}", r.path, r.reason);
+            r.reason = format!(
+                "the same bytes as {}, so the same result: {}",
+                r.path, r.reason
+            );
             r.path = shown.to_string();
             return Ok(r);
         }
@@ -474,8 +573,7 @@ fn tree_rel(p: &str) -> Option<String> {
     let p = p.trim_matches(|c| c == '"' || c == '\'');
     let p = p.rsplit_once(')').map_or(p, |(_, r)| r); // GRUB's `($root)/x`
     let rel = p.trim_start_matches('/');
-    (!rel.is_empty() && !rel.split('/').any(|c| c == ".." || c == "."))
-        .then(|| rel.to_string())
+    (!rel.is_empty() && !rel.split('/').any(|c| c == ".." || c == ".")).then(|| rel.to_string())
 }
 
 /// The root squashfs: what `live-media-path=` or `rd.live.dir=`/`rd.live.squashimg=` name,
@@ -629,7 +727,8 @@ fn later_mtimes(root: &Path, epoch: i64) -> Result<u64, Error> {
         .same_file_system(true)
         .follow_links(false)
     {
-        let entry = entry.map_err(|e| io_err(format!("cannot walk {}", root.display()))(e.into()))?;
+        let entry =
+            entry.map_err(|e| io_err(format!("cannot walk {}", root.display()))(e.into()))?;
         let m = entry
             .metadata()
             .map_err(|e| io_err(format!("cannot stat {}", entry.path().display()))(e.into()))?;
@@ -675,10 +774,12 @@ fn copy_interval(from: &Path, start: u64, end: u64, to: &Path) -> Result<(), Err
             fat::MAX_IMAGE
         )));
     }
-    let mut f = std::fs::File::open(from).map_err(io_err(format!("cannot open {}", from.display())))?;
+    let mut f =
+        std::fs::File::open(from).map_err(io_err(format!("cannot open {}", from.display())))?;
     f.seek(SeekFrom::Start(start))
         .map_err(io_err("cannot seek in the input"))?;
-    let mut out = std::fs::File::create(to).map_err(io_err(format!("cannot create {}", to.display())))?;
+    let mut out =
+        std::fs::File::create(to).map_err(io_err(format!("cannot create {}", to.display())))?;
     let n = std::io::copy(&mut f.take(len), &mut out).map_err(io_err("cannot copy"))?;
     if n != len {
         return Err(Error::Invalid(format!(
@@ -691,7 +792,8 @@ fn copy_interval(from: &Path, start: u64, end: u64, to: &Path) -> Result<(), Err
 
 fn sha256_file(path: &Path) -> Result<String, Error> {
     use sha2::{Digest, Sha256};
-    let mut f = std::fs::File::open(path).map_err(io_err(format!("cannot read {}", path.display())))?;
+    let mut f =
+        std::fs::File::open(path).map_err(io_err(format!("cannot read {}", path.display())))?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h).map_err(io_err(format!("cannot read {}", path.display())))?;
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())

@@ -73,7 +73,10 @@ fn gnu_reproducible_cpio_is_kept_and_any_order_becomes_it() {
     let r = normalize(d, "messy.img");
     assert_eq!(r.outcome, "rewritten", "{r:?}");
     assert_eq!(r.segments.len(), 2);
-    assert!(r.segments[0].moved > 0 && r.segments[0].mtimes_clamped > 0, "{r:?}");
+    assert!(
+        r.segments[0].moved > 0 && r.segments[0].mtimes_clamped > 0,
+        "{r:?}"
+    );
     assert!(r.segments[0].inodes_renumbered > 0, "{r:?}");
     assert_eq!(r.segments[1].compressor.as_deref(), Some("zstd -9"));
     // The uncompressed part is the GNU cpio --reproducible bytes of the clamped tree.

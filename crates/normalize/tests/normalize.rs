@@ -67,10 +67,7 @@ fn make_initrd(dir: &Path, out: &Path) {
         &main,
     );
     sh(
-        &format!(
-            "cat early.cpio main.cpio.zst > {}",
-            out.display()
-        ),
+        &format!("cat early.cpio main.cpio.zst > {}", out.display()),
         dir,
     );
 }
@@ -166,7 +163,12 @@ fn grub_mkrescue_pair_becomes_identical() {
     let ra = norm(&a, &d.join("na.iso")).unwrap();
     let rb = norm(&b, &d.join("nb.iso")).unwrap();
     let na = std::fs::read(d.join("na.iso")).unwrap();
-    assert_eq!(na, std::fs::read(d.join("nb.iso")).unwrap(), "{}", rb.render());
+    assert_eq!(
+        na,
+        std::fs::read(d.join("nb.iso")).unwrap(),
+        "{}",
+        rb.render()
+    );
     assert_eq!(ra.sha256, rb.sha256);
 
     // The boot setup is the input's.
@@ -175,15 +177,20 @@ fn grub_mkrescue_pair_becomes_identical() {
         ["BIOS", "UEFI"]
     );
     let mut cmd = isoforge_exec::tool("xorriso");
-    cmd.args(["-no_rc", "-indev"])
-        .arg(d.join("na.iso"))
-        .args(["-report_system_area", "plain", "-pvd_info"]);
+    cmd.args(["-no_rc", "-indev"]).arg(d.join("na.iso")).args([
+        "-report_system_area",
+        "plain",
+        "-pvd_info",
+    ]);
     let sys = String::from_utf8_lossy(&isoforge_exec::capture(cmd).unwrap()).into_owned();
     assert!(
         sys.contains("System area summary: MBR protective-msdos-label grub2-mbr"),
         "{sys}"
     );
-    assert!(sys.contains("GPT partname local :   2  EFI boot partition"), "{sys}");
+    assert!(
+        sys.contains("GPT partname local :   2  EFI boot partition"),
+        "{sys}"
+    );
     assert!(sys.contains("Volume Id    : ISOIMAGE"), "{sys}");
     assert!(sys.contains("Creation Time: 2023111422132000"), "{sys}");
 
@@ -203,7 +210,10 @@ fn grub_mkrescue_pair_becomes_identical() {
     assert_eq!(initrd.segments.len(), 2, "{text}");
     assert_eq!(initrd.segments[0].kind, "cpio");
     assert_eq!(initrd.segments[1].kind, "zstd");
-    assert!(initrd.segments[1].moved > 0, "find order is not sorted: {text}");
+    assert!(
+        initrd.segments[1].moved > 0,
+        "find order is not sorted: {text}"
+    );
     assert!(initrd.segments[1].mtimes_clamped > 0, "{text}");
     assert!(text.contains("volume serial"), "{text}");
 
@@ -235,7 +245,16 @@ fn grub_mkrescue_pair_becomes_identical() {
         .collect();
     assert_eq!(
         names,
-        [".", "bin", "bin/sh", "etc", "etc/conf", "init", "scripts", "scripts/live"],
+        [
+            ".",
+            "bin",
+            "bin/sh",
+            "etc",
+            "etc/conf",
+            "init",
+            "scripts",
+            "scripts/live"
+        ],
         "{listing}"
     );
     assert!(listing.contains("Nov 14  2023"), "{listing}");
@@ -259,7 +278,11 @@ fn stand_in_builder_offenders_are_cleaned_and_named() {
         let rootfs = d.join(format!("{name}.rootfs"));
         write(&rootfs, "etc/os-release", b"ID=standin\n");
         write(&rootfs, "usr/share/doc/x/copyright", b"free");
-        write(&rootfs, "etc/machine-id", format!("{}\n", random_hex(16)).as_bytes());
+        write(
+            &rootfs,
+            "etc/machine-id",
+            format!("{}\n", random_hex(16)).as_bytes(),
+        );
         write(&rootfs, "etc/nvme/hostid", random_hex(16).as_bytes());
         let now = time::OffsetDateTime::now_utc();
         write(
@@ -457,7 +480,11 @@ fn hostile_inputs_are_refused_or_safe() {
         .args(["-extract", "/live/filesystem.squashfs"])
         .arg(d.join("link.sqfs"));
     isoforge_exec::capture(x).unwrap();
-    let listing = run("unsquashfs", &["-lls", d.join("link.sqfs").to_str().unwrap()], None);
+    let listing = run(
+        "unsquashfs",
+        &["-lls", d.join("link.sqfs").to_str().unwrap()],
+        None,
+    );
     assert!(
         String::from_utf8_lossy(&listing).contains("squashfs-root/shadow -> /etc/shadow"),
         "{}",
@@ -505,4 +532,64 @@ fn hostile_inputs_are_refused_or_safe() {
     );
     assert!(!out.exists());
     assert!(leftovers(d).is_empty());
+}
+
+/// A boot config that finds the ISO by its volume UUID (`search --fs-uuid`, which GRUB reads
+/// from the volume's modification date) is told the new UUID, which follows the pinned date.
+#[test]
+fn grub_search_uuid_follows_the_pinned_date() {
+    needs_root();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rootfs = d.join("rootfs");
+    write(&rootfs, "etc/os-release", b"ID=test\n");
+    let tree = d.join("tree");
+    std::fs::create_dir_all(tree.join("live")).unwrap();
+    run(
+        "mksquashfs",
+        &[
+            rootfs.to_str().unwrap(),
+            tree.join("live/filesystem.squashfs").to_str().unwrap(),
+            "-quiet",
+            "-no-progress",
+        ],
+        None,
+    );
+    write(
+        &tree,
+        "boot/grub/grub.cfg",
+        b"search --no-floppy --fs-uuid --set=root 2020-01-02-03-04-05-00\nconfigfile /x\n",
+    );
+    let iso = d.join("in.iso");
+    run(
+        "xorriso",
+        &[
+            "-no_rc",
+            "-as",
+            "mkisofs",
+            "-r",
+            "--modification-date=2020010203040500",
+            "-o",
+            iso.to_str().unwrap(),
+            tree.to_str().unwrap(),
+        ],
+        None,
+    );
+    let r = norm(&iso, &d.join("out.iso")).unwrap();
+    assert_eq!(
+        r.iso.grub_uuid_from.as_deref(),
+        Some("2020-01-02-03-04-05-00")
+    );
+    assert_eq!(r.iso.grub_uuid_to, "2023-11-14-22-13-20-00");
+    assert_eq!(r.iso.grub_uuid_rewritten_in, ["/boot/grub/grub.cfg"]);
+    let mut x = isoforge_exec::tool("xorriso");
+    x.args(["-no_rc", "-osirrox", "on", "-indev"])
+        .arg(d.join("out.iso"))
+        .args(["-extract", "/boot/grub/grub.cfg"])
+        .arg(d.join("grub.cfg"));
+    isoforge_exec::capture(x).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(d.join("grub.cfg")).unwrap(),
+        "search --no-floppy --fs-uuid --set=root 2023-11-14-22-13-20-00\nconfigfile /x\n"
+    );
 }

@@ -44,6 +44,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    anyhow::ensure!(
+        nix::unistd::geteuid().is_root(),
+        "isoforge normalize needs root (the root file system is unpacked with its owners, in \
+         its own namespaces); run it with sudo"
+    );
     // Before any thread exists: PID 1 of its own PID and mount namespace, like build.
     if let Entered::Exited(code) = isoforge_sandbox::enter_build_namespace()? {
         return Ok(u8::try_from(code).unwrap_or(exit::ERROR));
