@@ -434,7 +434,8 @@ pub fn normalize(
             kind: tool.into(),
             ..Default::default()
         };
-        let window: Source = Arc::new(Window::new(src.clone(), &[pos..size]));
+        let rest = std::iter::once(pos..size).collect::<Vec<_>>();
+        let window: Source = Arc::new(Window::new(src.clone(), &rest));
         let limits = Limits {
             max_decompressed: limit,
             spool_budget: SpoolBudget::new(limit),
