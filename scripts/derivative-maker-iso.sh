@@ -18,7 +18,7 @@ set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
 
-usage() { sed -n '13,17p' "$0" >&2; exit 2; }
+usage() { sed -n '12,16p' "$0" >&2; exit 2; }
 [ "$#" -ge 1 ] || usage
 checkout=$(cd "$1" && pwd); shift
 flavor=kicksecure-cli output="$top/output/derivative-maker" config="$top/config" engine=docker
