@@ -137,6 +137,16 @@ pub struct IsoReport {
     /// Files of the tree (boot configs, the EFI image, boot images) that named the input's
     /// UUID: it was replaced by the new one, same length, in place.
     pub grub_uuid_rewritten_in: Vec<String>,
+    /// live-build's random `/.disk/id/<uuid>` marker, renamed to a UUID from the epoch.
+    pub disk_id: Option<DiskId>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DiskId {
+    pub from: String,
+    pub to: String,
+    /// Files that named the old UUID (the EFI image's grub.cfg, boot configs).
+    pub rewritten_in: Vec<String>,
 }
 
 impl Report {
@@ -192,6 +202,18 @@ impl Report {
             self.iso.dates_pinned_to,
             self.iso.boot_platforms.join(", ")
         );
+        if let Some(id) = &self.iso.disk_id {
+            s += &format!(
+                "/.disk/id/{} -> /.disk/id/{} (also in {})\n",
+                id.from,
+                id.to,
+                if id.rewritten_in.is_empty() {
+                    "no other file".to_string()
+                } else {
+                    id.rewritten_in.join(", ")
+                }
+            );
+        }
         if !self.iso.grub_uuid_rewritten_in.is_empty() {
             s += &format!(
                 "volume UUID {} -> {} in {}\n",
@@ -387,6 +409,9 @@ fn run(
             new_uuid.as_bytes(),
         )?;
     }
+    // live-build marks the ISO with a random `/.disk/id/<uuid>` that the EFI image's grub.cfg
+    // searches for: it gets a UUID derived from the epoch, in its name and wherever named.
+    let disk_id = disk_id(&tree, &squashfs, epoch)?;
     stage.done("");
 
     let stage = progress.stage("normalize: xorriso");
@@ -425,9 +450,60 @@ fn run(
             grub_uuid_from: vol.grub_uuid.clone(),
             grub_uuid_to: new_uuid,
             grub_uuid_rewritten_in: uuid_files,
+            disk_id,
         },
         sha256,
     })
+}
+
+/// A UUID-shaped name (`8-4-4-4-12` hex digits).
+fn is_uuid(n: &str) -> bool {
+    let parts: Vec<&str> = n.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Renames the one `/.disk/id/<uuid>` of the tree to a UUID derived from `epoch` and
+/// replaces the old one wherever the tree names it.
+fn disk_id(tree: &Path, squashfs: &str, epoch: i64) -> Result<Option<DiskId>, Error> {
+    let dir = Dir::open(tree)?;
+    if dir.kind(".disk")? != Some(Kind::Dir) || dir.kind(".disk/id")? != Some(Kind::Dir) {
+        return Ok(None);
+    }
+    let ids: Vec<String> = dir
+        .read_dir(".disk/id")?
+        .into_iter()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| is_uuid(n))
+        .collect();
+    let [old] = ids.as_slice() else {
+        return Ok(None);
+    };
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("isoforge normalize disk id {epoch}"));
+    let hex: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let new = format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    );
+    if *old == new {
+        return Ok(None);
+    }
+    let from = tree.join(".disk/id").join(old);
+    std::fs::rename(&from, tree.join(".disk/id").join(&new))
+        .map_err(io_err(format!("cannot rename {}", from.display())))?;
+    let rewritten_in = replace_in_tree(tree, &tree.join(squashfs), old.as_bytes(), new.as_bytes())?;
+    Ok(Some(DiskId {
+        from: old.clone(),
+        to: new,
+        rewritten_in,
+    }))
 }
 
 /// Files of the tree that may hold a boot loader's search UUID (boot configs, boot images, the

@@ -74,6 +74,11 @@ fn make_initrd(dir: &Path, out: &Path) {
 
 /// A grub-mkrescue ISO of a live tree whose squashfs holds `rootfs`.
 fn make_iso(work: &Path, rootfs: &Path, name: &str) -> PathBuf {
+    make_iso_with(work, rootfs, name, None)
+}
+
+/// [`make_iso`], with live-build's `/.disk/id/<uuid>` marker that grub.cfg searches for.
+fn make_iso_with(work: &Path, rootfs: &Path, name: &str, disk_id: Option<&str>) -> PathBuf {
     let tree = work.join(format!("{name}.tree"));
     std::fs::create_dir_all(tree.join("live")).unwrap();
     std::fs::create_dir_all(tree.join("boot/grub")).unwrap();
@@ -92,11 +97,13 @@ fn make_iso(work: &Path, rootfs: &Path, name: &str) -> PathBuf {
     std::fs::create_dir_all(&scratch).unwrap();
     make_initrd(&scratch, &tree.join("live/initrd.img"));
     std::fs::write(tree.join("live/vmlinuz"), b"not a kernel").unwrap();
-    std::fs::write(
-        tree.join("boot/grub/grub.cfg"),
-        "menuentry live {\n  linux /live/vmlinuz boot=live\n  initrd /live/initrd.img\n}\n",
-    )
-    .unwrap();
+    let mut cfg = String::new();
+    if let Some(id) = disk_id {
+        write(&tree, &format!(".disk/id/{id}"), b"");
+        cfg += &format!("search --file --set=root /.disk/id/{id}\n");
+    }
+    cfg += "menuentry live {\n  linux /live/vmlinuz boot=live\n  initrd /live/initrd.img\n}\n";
+    std::fs::write(tree.join("boot/grub/grub.cfg"), cfg).unwrap();
     let iso = work.join(format!("{name}.iso"));
     run(
         "grub-mkrescue",
@@ -296,7 +303,16 @@ fn stand_in_builder_offenders_are_cleaned_and_named() {
             random_hex(32).as_bytes(),
         );
         write(&rootfs, "usr/lib/python3/dist-packages/m/__init__.py", b"");
-        isos.push(make_iso(d, &rootfs, name));
+        let h = random_hex(16);
+        let id = format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        );
+        isos.push(make_iso_with(d, &rootfs, name, Some(&id)));
         std::thread::sleep(std::time::Duration::from_millis(1100));
     }
     assert_ne!(
@@ -336,6 +352,15 @@ fn stand_in_builder_offenders_are_cleaned_and_named() {
         assert!(text.contains(&format!("{action} {path}: rule")), "{text}");
     }
     assert_eq!(ra.rootfs.changes.len(), rb.rootfs.changes.len());
+    // live-build's random disk id: one UUID from the epoch, in its name and in grub.cfg.
+    let (ia, ib) = (ra.iso.disk_id.unwrap(), rb.iso.disk_id.clone().unwrap());
+    assert_ne!(ia.from, ib.from);
+    assert_eq!(ia.to, ib.to);
+    assert_eq!(ib.rewritten_in, ["/boot/grub/grub.cfg"]);
+    assert!(
+        text.contains(&format!("/.disk/id/{} -> /.disk/id/{}", ib.from, ib.to)),
+        "{text}"
+    );
     let json = serde_json::to_string(&rb).unwrap();
     assert!(json.contains("\"/etc/nvme/hostid\""), "{json}");
 }
