@@ -7,7 +7,11 @@
 #    10% of by hand. The ISO is the first argument, else /var/tmp/out0/*/*.iso, else one is
 #    built with `isoforge build --config config`; SOURCE_DATE_EPOCH comes from the BUILD_INFO
 #    beside it.
-# 2. A live-build pair (`--live-build`, NOT run by default, and not run on the project's
+# 2. A grub-mkrescue pair with a real kernel (run by default; `--skip-speed` runs it alone):
+#    the default ISO's tree (kernel, initrd, squashfs, grub.cfg) without its boot images,
+#    made into two ISOs by grub-mkrescue a few seconds apart; they differ, normalize makes
+#    them identical, and the result boots under BIOS and UEFI (`isoforge boot`).
+# 3. A live-build pair (`--live-build`, NOT run by default, and not run on the project's
 #    machine: Debian's live-build package pulls a newer apt, which would change the host tools
 #    every other build uses). Install it first on a throwaway machine or VM:
 #        apt-get install live-build
@@ -16,7 +20,8 @@
 #    them with `isoforge diff`, normalizes both, checks the results are identical, compares
 #    the raw pair's report with the normalized pair's, and boots both (`isoforge boot`).
 #
-#   sudo bench/normalize.sh [ISO] [--live-build]     (results in bench/results/normalize/)
+#   sudo bench/normalize.sh [ISO] [--skip-speed] [--live-build]
+#   (results in bench/results/normalize/)
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
@@ -26,10 +31,11 @@ results="$top/bench/results/normalize"
 mkdir -p "$results"
 work="${ISOFORGE_BENCH_DIR:-/var/tmp/isoforge-bench-normalize}"
 rm -rf "$work"; mkdir -p "$work"
-live_build=no iso=""
+live_build=no iso="" speed=yes
 for a in "$@"; do
   case "$a" in
     --live-build) live_build=yes ;;
+    --skip-speed) speed=no ;;
     *) iso="$a" ;;
   esac
 done
@@ -63,7 +69,7 @@ by_hand() {
 }
 export -f by_hand
 
-speed() {
+find_iso() {
   if [ -z "$iso" ]; then
     iso=$(find /var/tmp/out0 -maxdepth 2 -name '*.iso' 2>/dev/null | sort | head -n1 || true)
   fi
@@ -71,6 +77,10 @@ speed() {
     "$bin" build --config "$top/config" --output "$work/built" --force
     iso=$(find "$work/built" -maxdepth 2 -name '*.iso' | sort | head -n1)
   fi
+}
+
+speed() {
+  find_iso
   local info epoch opts
   info="$(dirname "$iso")/BUILD_INFO"
   epoch=$(sed -n 's/^Source-Date-Epoch: //p' "$info" 2>/dev/null || true)
@@ -94,6 +104,44 @@ speed() {
   else
     say "normalize is idempotent on it: NO"
   fi
+}
+
+grub_mkrescue_pair() {
+  find_iso
+  local epoch
+  epoch=$(sed -n 's/^Source-Date-Epoch: //p' "$(dirname "$iso")/BUILD_INFO" 2>/dev/null || true)
+  epoch=${epoch:-$(git -C "$top" log -1 --format=%ct)}
+  local tree="$work/gm-tree"
+  rm -rf "$tree"
+  xorriso -no_rc -osirrox on -indev "$iso" -extract / "$tree" 2>/dev/null
+  chmod -R u+w "$tree"
+  rm -f "$tree/boot/grub/bios.img" "$tree/boot/grub/efi.img" "$tree/boot.catalog"
+  for side in a b; do
+    grub-mkrescue -o "$work/gm-$side.iso" "$tree" >/dev/null 2>&1
+    sleep 2
+  done
+  if cmp -s "$work/gm-a.iso" "$work/gm-b.iso"; then
+    say "grub-mkrescue pair: identical before normalize (unexpected)"
+  else
+    say "grub-mkrescue pair: differ before normalize ($(cmp -l "$work/gm-a.iso" "$work/gm-b.iso" | wc -l) bytes)"
+  fi
+  for side in a b; do
+    timed "normalize-grub-mkrescue-$side" "$bin" normalize "$work/gm-$side.iso" \
+      "$work/gm-$side.norm.iso" --config "$top/config" --source-date-epoch "$epoch" \
+      --report "$results/grub-mkrescue-$side.report.txt" --force >/dev/null
+  done
+  if cmp -s "$work/gm-a.norm.iso" "$work/gm-b.norm.iso"; then
+    say "grub-mkrescue pair after normalize: identical ($(sha256sum <"$work/gm-a.norm.iso" | cut -c1-64))"
+  else
+    say "grub-mkrescue pair after normalize: DIFFERENT"
+  fi
+  for fw in bios uefi; do
+    if "$bin" boot --firmware "$fw" --timeout 900 --log-dir "$results" "$work/gm-a.norm.iso" >"$work/boot-$fw.log" 2>&1; then
+      say "boot of the normalized grub-mkrescue ISO, $fw: ok ($(tail -n1 "$work/boot-$fw.log"))"
+    else
+      say "boot of the normalized grub-mkrescue ISO, $fw: FAILED ($(tail -n1 "$work/boot-$fw.log"))"
+    fi
+  done
 }
 
 live_build_pair() {
@@ -136,6 +184,7 @@ live_build_pair() {
   done
 }
 
-speed
+if [ "$speed" = yes ]; then speed; fi
+grub_mkrescue_pair
 if [ "$live_build" = yes ]; then live_build_pair; else say "live-build pair: not run (--live-build)"; fi
 echo "results: $summary"
