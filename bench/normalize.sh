@@ -20,7 +20,7 @@
 #    them with `isoforge diff`, normalizes both, checks the results are identical, compares
 #    the raw pair's report with the normalized pair's, and boots both (`isoforge boot`).
 #
-#   sudo bench/normalize.sh [ISO] [--skip-speed] [--live-build]
+#   sudo bench/normalize.sh [ISO] [--skip-speed] [--skip-pair] [--live-build]
 #   (results in bench/results/normalize/)
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,11 +31,12 @@ results="$top/bench/results/normalize"
 mkdir -p "$results"
 work="${ISOFORGE_BENCH_DIR:-/var/tmp/isoforge-bench-normalize}"
 rm -rf "$work"; mkdir -p "$work"
-live_build=no iso="" speed=yes
+live_build=no iso="" speed=yes pair=yes
 for a in "$@"; do
   case "$a" in
     --live-build) live_build=yes ;;
     --skip-speed) speed=no ;;
+    --skip-pair) pair=no ;;
     *) iso="$a" ;;
   esac
 done
@@ -185,6 +186,6 @@ live_build_pair() {
 }
 
 if [ "$speed" = yes ]; then speed; fi
-grub_mkrescue_pair
+if [ "$pair" = yes ]; then grub_mkrescue_pair; fi
 if [ "$live_build" = yes ]; then live_build_pair; else say "live-build pair: not run (--live-build)"; fi
 echo "results: $summary"
