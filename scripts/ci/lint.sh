@@ -47,6 +47,9 @@ fi
 
 echo "--- shellcheck (the scripts the workflow runs)"
 shellcheck -x scripts/ci/*.sh || status=1
+# Syntax only: derivative-maker needs GitHub and deb.kicksecure.com, unreachable here.
+bash -n scripts/derivative-maker-iso.sh bench/normalize.sh || status=1
+shellcheck -x scripts/derivative-maker-iso.sh bench/normalize.sh || status=1
 
 echo "--- zizmor"
 # --offline: no GitHub API (Gitea's actions are not there anyway). Default persona; its

@@ -61,6 +61,10 @@ enum Command {
     /// release, after checking it: creates or finds the release, uploads only missing assets,
     /// never overwrites one (token from GITEA_TOKEN).
     Publish(commands::publish::Args),
+    /// Rewrite another builder's hybrid live ISO (live-build, derivative-maker,
+    /// grub-mkrescue) into a deterministic one that boots the same: rootfs cleanup and clamped
+    /// times, initrd, EFI FAT serial and dates, every ISO date pinned (needs root).
+    Normalize(commands::normalize::Args),
     /// Boot an ISO in QEMU under BIOS and/or UEFI and wait for its boot marker on the serial
     /// console.
     Boot(commands::boot::Args),
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => commands::diff::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Publish(args) => commands::publish::run(args),
+        Command::Normalize(args) => commands::normalize::run(args),
         Command::Boot(args) => commands::boot::run(args),
         Command::LintCi(args) => commands::lint_ci::run(args),
     };

@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod lint_ci;
 pub mod lock;
 pub mod net;
+pub mod normalize;
 pub mod pins;
 pub mod publish;
 pub mod rebuild;
