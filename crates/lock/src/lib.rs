@@ -19,8 +19,17 @@ use std::path::PathBuf;
 pub use format::{Inputs, Lock, Locked};
 pub use resolve::{AptRepo, Request};
 
-/// The image's lock, under the configuration directory.
+/// The image's lock, under the configuration directory, for a profile without flavors.
 pub const FILE: &str = "packages.lock";
+
+/// The image's lock of `flavor`: `packages-<flavor>.lock` (each flavor installs its own
+/// set), or [`FILE`] for a profile without flavors.
+pub fn image_file(flavor: Option<&str>) -> String {
+    match flavor {
+        Some(f) => format!("packages-{f}.lock"),
+        None => FILE.to_string(),
+    }
+}
 /// The builder's lock, under the configuration directory.
 pub const BUILDER_FILE: &str = "builder.lock";
 
