@@ -426,12 +426,17 @@ pub(crate) mod tests {
         let mut b = sample();
         b.flavor = Some("desktop".into());
         let text = b.render();
-        assert!(text.contains("\nSource: silvermetal\nFlavor: desktop\n"), "{text}");
+        assert!(
+            text.contains("\nSource: silvermetal\nFlavor: desktop\n"),
+            "{text}"
+        );
         let back = BuildInfo::parse(&text).unwrap();
         assert_eq!(back, b);
         assert_eq!(back.build_id(), "0123456789ab-desktop");
         for bad in ["../x", "Desktop", "-x", "a b", ""] {
-            let text = b.render().replace("Flavor: desktop", &format!("Flavor: {bad}"));
+            let text = b
+                .render()
+                .replace("Flavor: desktop", &format!("Flavor: {bad}"));
             match BuildInfo::parse(&text) {
                 Err(Error::Field { field, .. }) => assert_eq!(field, "Flavor", "{bad}"),
                 Err(Error::Syntax(_)) if bad.is_empty() => {}

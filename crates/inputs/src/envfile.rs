@@ -84,7 +84,11 @@ impl EnvFile {
     /// ([`EnvFile::fields`]).
     pub fn layered(&self, over: &EnvFile, skip: &[&str]) -> EnvFile {
         let mut entries = self.entries.clone();
-        for e in over.entries.iter().filter(|e| !skip.contains(&e.key.as_str())) {
+        for e in over
+            .entries
+            .iter()
+            .filter(|e| !skip.contains(&e.key.as_str()))
+        {
             let layered = Entry {
                 from: Some(e.from.clone().unwrap_or_else(|| over.path.clone())),
                 ..e.clone()

@@ -179,7 +179,9 @@ pub fn list(config_dir: &Path) -> Result<Vec<String>, Error> {
         if !confs.contains(&name) {
             return Err(file_err(
                 path,
-                format!("a flavor directory without {DIR}/{name}{SUFFIX}; add the .conf or remove the directory"),
+                format!(
+                    "a flavor directory without {DIR}/{name}{SUFFIX}; add the .conf or remove the directory"
+                ),
             ));
         }
     }
@@ -209,7 +211,10 @@ pub fn select(config_dir: &Path, requested: Option<&str>) -> Result<Option<Flavo
             if !available.contains(&e.value) {
                 return Err(at(format!(
                     "DEFAULT_FLAVOR: {} does not exist; {}",
-                    config_dir.join(DIR).join(format!("{}{SUFFIX}", e.value)).display(),
+                    config_dir
+                        .join(DIR)
+                        .join(format!("{}{SUFFIX}", e.value))
+                        .display(),
                     existing(&available)
                 )));
             }
@@ -240,7 +245,10 @@ pub fn all(config_dir: &Path) -> Result<Vec<Option<Flavor>>, Error> {
         // Still checks that DEFAULT_FLAVOR does not name a flavor that is not there.
         return Ok(vec![select(config_dir, None)?]);
     }
-    Ok(names.into_iter().map(|name| Some(Flavor { name })).collect())
+    Ok(names
+        .into_iter()
+        .map(|name| Some(Flavor { name }))
+        .collect())
 }
 
 fn open_flavors(flavors: &Path) -> Result<Option<isoforge_fs::Dir>, Error> {
@@ -294,7 +302,16 @@ mod tests {
         for good in ["cli", "desktop", "a", "x-1", "0day"] {
             assert!(validate_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "Desktop", "-x", "a_b", "a.b", "../x", "a/b", &"a".repeat(33)] {
+        for bad in [
+            "",
+            "Desktop",
+            "-x",
+            "a_b",
+            "a.b",
+            "../x",
+            "a/b",
+            &"a".repeat(33),
+        ] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }
@@ -318,12 +335,21 @@ mod tests {
             "{e}"
         );
         let e = select(d.path(), Some("Server")).unwrap_err().to_string();
-        assert!(e.starts_with("--flavor \"Server\" is not a flavor name"), "{e}");
+        assert!(
+            e.starts_with("--flavor \"Server\" is not a flavor name"),
+            "{e}"
+        );
 
         let d = profile(Some("gui"), &["cli"]);
         let e = select(d.path(), None).unwrap_err().to_string();
-        assert!(e.contains("silvermetal-base.conf:2: DEFAULT_FLAVOR: "), "{e}");
-        assert!(e.ends_with("flavors/gui.conf does not exist; the flavors are: cli"), "{e}");
+        assert!(
+            e.contains("silvermetal-base.conf:2: DEFAULT_FLAVOR: "),
+            "{e}"
+        );
+        assert!(
+            e.ends_with("flavors/gui.conf does not exist; the flavors are: cli"),
+            "{e}"
+        );
         let d = profile(None, &["cli"]);
         let e = select(d.path(), None).unwrap_err().to_string();
         assert!(e.contains("no DEFAULT_FLAVOR"), "{e}");
@@ -339,7 +365,10 @@ mod tests {
         let d = profile(Some("cli"), &["cli"]);
         std::fs::create_dir(d.path().join(DIR).join("gui")).unwrap();
         let e = list(d.path()).unwrap_err().to_string();
-        assert!(e.contains("gui: a flavor directory without flavors/gui.conf"), "{e}");
+        assert!(
+            e.contains("gui: a flavor directory without flavors/gui.conf"),
+            "{e}"
+        );
 
         let d = profile(Some("cli"), &["cli"]);
         let elsewhere = tempfile::tempdir().unwrap();

@@ -144,7 +144,19 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
     // which the commit must then be).
     let flavor = match &recorded.flavor {
         Some(name) => isoforge_inputs::flavors::select(&config, Some(name))?,
-        None => None,
+        None => {
+            let there = isoforge_inputs::flavors::list(&config)?;
+            if !there.is_empty() {
+                return Err(Error::Failed(format!(
+                    "BUILD_INFO records no Flavor, but {} at commit {} has flavors ({}); \
+                     it comes from another profile",
+                    recorded.config_dir,
+                    recorded.commit,
+                    there.join(", ")
+                )));
+            }
+            None
+        }
     };
     let profile = isoforge_inputs::Profile::load(&config, flavor.as_ref())?;
     let sha = isoforge_inputs::profile_sha256(&config, flavor.as_ref())?;
