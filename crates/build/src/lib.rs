@@ -111,6 +111,27 @@ fn label(n: usize, name: &str) -> String {
     format!("[{n}/{STAGES}] {name}")
 }
 
+/// Reads and checks everything `build` reads before it starts (the inputs, the offenders
+/// rules, the lock), without building: `--all-flavors` checks every flavor first, so that a
+/// bad one stops the run before the others are built.
+pub fn check_inputs(
+    config_dir: &Path,
+    allow_dirty: bool,
+    flavor: Option<&str>,
+) -> Result<(), Error> {
+    let inputs = Inputs::load(
+        config_dir,
+        LoadOptions {
+            allow_dirty,
+            flavor: flavor.map(str::to_string),
+        },
+    )?;
+    isoforge_offenders::Table::load(config_dir)?;
+    LockConfig::load_flavor(config_dir, inputs.flavor.as_ref().map(|f| f.name.as_str()))?
+        .load_lock(Which::Image)?;
+    Ok(())
+}
+
 /// Runs the whole pipeline. Must run inside the build namespace (see `isoforge-sandbox`).
 pub fn build(opts: &Options, progress: &Progress) -> Result<Outcome, Error> {
     let inputs = Inputs::load(

@@ -79,7 +79,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
              not comparable across machines, use --runtime chroot for that",
         );
     }
-    for flavor in args.flavors.selected(&args.config)? {
+    let flavors = args.flavors.selected(&args.config)?;
+    if flavors.len() > 1 {
+        for flavor in &flavors {
+            isoforge_build::check_inputs(&args.config, args.allow_dirty, flavor.as_deref())?;
+        }
+    }
+    for flavor in flavors {
         let outcome = isoforge_build::build(
             &isoforge_build::Options {
                 config_dir: args.config.clone(),
@@ -117,6 +123,11 @@ fn in_builder(args: Args) -> anyhow::Result<u8> {
     let verified = isoforge_builder::unpack::open(&tarball, &image)?;
     // Network only here: everything the builds install goes into the cache first.
     let flavors = args.flavors.selected(&args.config)?;
+    if flavors.len() > 1 {
+        for flavor in &flavors {
+            isoforge_build::check_inputs(&args.config, args.allow_dirty, flavor.as_deref())?;
+        }
+    }
     for flavor in &flavors {
         let cfg = LockConfig::load_flavor(&args.config, flavor.as_deref())?;
         let lock = cfg.load_lock(Which::Image)?;

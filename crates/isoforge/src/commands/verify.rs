@@ -40,7 +40,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let progress = Progress::new(args.verbose);
     // Each flavor in turn; the worst verdict is the exit status.
     let mut worst = exit::OK;
-    for flavor in args.flavors.selected(&args.config)? {
+    let flavors = args.flavors.selected(&args.config)?;
+    if flavors.len() > 1 {
+        // A bad flavor stops the run before the others are verified.
+        for flavor in &flavors {
+            isoforge_build::check_inputs(&args.config, args.allow_dirty, flavor.as_deref())?;
+        }
+    }
+    for flavor in flavors {
         let code = verify_one(&args, flavor, &progress)?;
         worst = worst.max(code);
     }
