@@ -1,8 +1,9 @@
 //! The package lock: every package an image (or the builder) installs, pinned by name,
 //! version, architecture, size and sha256, with where it lives in which repository.
 //!
-//! - [`format`]: `config/packages.lock` and `config/builder.lock`, plain sorted text that
-//!   reads well in a diff; the same inputs always give the same bytes (no time, no path).
+//! - [`format`]: `config/packages-<flavor>.lock` and `config/builder.lock`, plain sorted
+//!   text that reads well in a diff; the same inputs always give the same bytes (no time, no
+//!   path).
 //!   Its header records the inputs it was resolved from and their hash, so a build can tell
 //!   that the profile moved on and the lock must be resolved again.
 //! - [`resolve`]: apt itself resolves the set, in a throwaway apt root with only the
