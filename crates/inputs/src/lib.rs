@@ -87,8 +87,8 @@ pub struct LoadOptions {
     pub flavor: Option<String>,
 }
 
-/// The package lists and overlays of each layer, combined: what a flavor's build installs
-/// and copies. Package lists are combined by [`Profile::load`].
+/// The overlays of each layer, combined (base first), and each layer's own: what a flavor's
+/// build copies. (Package lists are combined by [`Profile::load`].)
 pub fn load_overlays(
     layers: &[Layer],
 ) -> Result<(overlays::Overlays, Vec<(Layer, overlays::Overlays)>), Error> {
@@ -114,6 +114,8 @@ impl Inputs {
                 config_dir.display()
             )));
         }
+        // The layers (`config/`, then `config/flavors/<name>/`): what a profile reads from
+        // each of them is loaded per layer, base first, here.
         let flavor = flavors::select(config_dir, opts.flavor.as_deref())?;
         let layers = flavors::layers(config_dir, flavor.as_ref())?;
         let profile = Profile::load(config_dir, flavor.as_ref())?;
