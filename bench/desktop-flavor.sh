@@ -42,7 +42,8 @@ echo "   $(basename "$iso"): $iso_mb MB, $packages packages ($locked locked), bu
 echo "== boot (BIOS and UEFI, waiting for the boot marker)"
 t0=$(secs)
 boot=ok
-"$bin" boot "$iso" >"$results/boot.log" 2>&1 || boot="FAILED (exit $?)"
+# isoforge boot writes its console logs into the current directory.
+(cd "$results" && "$bin" boot "$iso") >"$results/boot.log" 2>&1 || boot="FAILED (exit $?)"
 boot_s=$(since "$t0")
 tail -n 4 "$results/boot.log" | sed 's/^/   /'
 
