@@ -32,7 +32,7 @@ epoch=$(git -C "$src" log -1 --format=%ct)
 cache=$("$bin" fetch --config "$src/config" 2>/dev/null | sed -n 's/^cache: //p')
 debs="$results/debs"; mkdir -p "$debs"
 # apt's own file names: name_version_arch.deb, an epoch's colon as %3a.
-grep '^package ' "$src/config/packages.lock" | while read -r _ name version arch _ _ sha _; do
+grep '^package ' "$src/config/packages-cli.lock" | while read -r _ name version arch _ _ sha _; do
   ln -f "$cache/sha256/${sha:0:2}/$sha" "$debs/${name}_${version/:/%3a}_${arch}.deb"
 done
 

@@ -22,7 +22,7 @@ t0=$(secs)
 "$bin" lock --config "$src/config" >"$results/lock.log" 2>&1
 t1=$(secs)
 lock_s=$(awk "BEGIN{printf \"%.1f\", $t1 - $t0}")
-git -C "$src" diff --quiet -- config/packages.lock config/builder.lock \
+git -C "$src" diff --quiet -- config/packages-cli.lock config/builder.lock \
   && lock_same="identical to the committed locks" || lock_same="differs from the committed locks"
 
 t0=$(secs)

@@ -71,7 +71,8 @@ show_reports() {
 }
 
 step "CI job verify: scripts/ci/verify.sh (two builds from scratch, build B in a varied environment)"
-id=$(git -C "$src" rev-parse HEAD | cut -c1-12)
+# The build id of the default flavor, the one CI verifies: <commit's 12 hex digits>-<flavor>.
+id=$(git -C "$src" rev-parse HEAD | cut -c1-12)-$(sed -n 's/^DEFAULT_FLAVOR=//p' "$src/config/silvermetal-base.conf")
 if ! WORKSPACE="$scratch" ISOFORGE_CI_RUNTIME=host "$src/scripts/ci/verify.sh"; then
   show_reports "$src/ci-reports"/*.diff.txt
   exit 1

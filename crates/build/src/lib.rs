@@ -1,11 +1,12 @@
-//! `isoforge build`: one commit in, `output/<build-id>/` out.
+//! `isoforge build`: one commit and one flavor in, `output/<build-id>/` out (build-id: the
+//! commit's first 12 hex digits, then `-<flavor>`).
 //!
 //! The pipeline, one crate per stage:
 //!
 //! | stage | crate | in | out |
 //! |---|---|---|---|
 //! | inputs | `isoforge-inputs` | `config/`, git | profile, pin, SOURCE_DATE_EPOCH, commit |
-//! | packages | `isoforge-lock`, `isoforge-cache` | `config/packages.lock`, the cache | a local repository of exactly the locked .debs |
+//! | packages | `isoforge-lock`, `isoforge-cache` | `config/packages-<flavor>.lock`, the cache | a local repository of exactly the locked .debs |
 //! | rootfs | `isoforge-rootfs` | profile, local repository, `includes.chroot/`, `hooks/*.hook.chroot` | cleaned, branded directory |
 //! | squashfs | `isoforge-squashfs` | rootfs | `live/filesystem.squashfs` |
 //! | boot files | `isoforge-bootfiles` | menu, epoch | `boot/grub/{grub.cfg,bios.img,efi.img}` |
@@ -86,6 +87,8 @@ pub struct Options {
     pub output_root: PathBuf,
     pub force: bool,
     pub allow_dirty: bool,
+    /// `--flavor` (`None`: the profile's `DEFAULT_FLAVOR`).
+    pub flavor: Option<String>,
     /// Keep the rootfs and staging tree in `output/<build-id>.work/`.
     pub keep_work: bool,
     /// The package cache [default: `isoforge_cache::default_dir`].
@@ -111,28 +114,58 @@ fn label(n: usize, name: &str) -> String {
     format!("[{n}/{STAGES}] {name}")
 }
 
+/// Reads and checks everything `build` reads before it starts (the inputs, the offenders
+/// rules, the lock), without building: `--all-flavors` checks every flavor first, so that a
+/// bad one stops the run before the others are built.
+pub fn check_inputs(
+    config_dir: &Path,
+    allow_dirty: bool,
+    flavor: Option<&str>,
+) -> Result<(), Error> {
+    let inputs = Inputs::load(
+        config_dir,
+        LoadOptions {
+            allow_dirty,
+            flavor: flavor.map(str::to_string),
+        },
+    )?;
+    isoforge_offenders::Table::load(config_dir)?;
+    LockConfig::load_flavor(config_dir, inputs.flavor.as_ref().map(|f| f.name.as_str()))?
+        .load_lock(Which::Image)?;
+    Ok(())
+}
+
 /// Runs the whole pipeline. Must run inside the build namespace (see `isoforge-sandbox`).
 pub fn build(opts: &Options, progress: &Progress) -> Result<Outcome, Error> {
     let inputs = Inputs::load(
         &opts.config_dir,
         LoadOptions {
             allow_dirty: opts.allow_dirty,
+            flavor: opts.flavor.clone(),
         },
     )?;
-    let locks = LockConfig::load(&opts.config_dir)?;
+    let locks = LockConfig::load_flavor(
+        &opts.config_dir,
+        inputs.flavor.as_ref().map(|f| f.name.as_str()),
+    )?;
     // Read before anything is built, so a bad rule stops the build at once.
     let offenders = isoforge_offenders::Table::load(&opts.config_dir)?;
     let lock = locks.load_lock(Which::Image)?;
     let cache = locking::open_cache(opts.cache_dir.as_deref())?;
     preflight::check_tools()?;
-    let build_id = inputs.source.build_id();
+    let build_id = inputs.build_id();
     // Files the tools create must not depend on the caller's umask.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let staged = Staged::prepare(&opts.output_root, &build_id, opts.force)?;
     progress.note(format!(
-        "building {} {} from commit {}{} (SOURCE_DATE_EPOCH={} from {})",
+        "building {} {}{} from commit {}{} (SOURCE_DATE_EPOCH={} from {})",
         inputs.profile.product_name,
         inputs.profile.product_version,
+        inputs
+            .flavor
+            .as_ref()
+            .map(|f| format!(", flavor {}", f.name))
+            .unwrap_or_default(),
         inputs.source.commit,
         if inputs.source.is_dirty() {
             " with uncommitted changes"
@@ -602,6 +635,7 @@ fn build_info(b: &Build<'_>, image: &Image, iso: &Mastered) -> Result<BuildInfo,
         format: isoforge_buildinfo::FORMAT,
         build_tool: ISOFORGE.into(),
         source: profile.product_id.clone(),
+        flavor: inputs.flavor.as_ref().map(|f| f.name.clone()),
         product_name: profile.product_name.clone(),
         version: profile.product_version.clone(),
         architecture: profile.architecture.clone(),
@@ -616,7 +650,7 @@ fn build_info(b: &Build<'_>, image: &Image, iso: &Mastered) -> Result<BuildInfo,
         mirror: inputs.pin.mirror.clone(),
         package_source: format!(
             "{} (every .deb verified by sha256 from the cache)",
-            isoforge_lock::FILE
+            b.locked.config.file(Which::Image)
         ),
         package_lock_sha256: lock.sha256(),
         runtime: b.locked.runtime.to_string(),
@@ -661,7 +695,7 @@ fn provenance(b: &Build<'_>, info: &BuildInfo, iso: &Mastered) -> Result<(), Err
     let run = isoforge_buildinfo::provenance::Run {
         repository: env!("CARGO_PKG_REPOSITORY").into(),
         lock: Path::new(&info.config_dir)
-            .join(isoforge_lock::FILE)
+            .join(b.locked.config.file(Which::Image))
             .display()
             .to_string(),
         invocation_id: isoforge_buildinfo::provenance::invocation_id()
@@ -674,15 +708,21 @@ fn provenance(b: &Build<'_>, info: &BuildInfo, iso: &Mastered) -> Result<(), Err
     )
 }
 
-/// The overlays' regular files and the hooks, relative to the repository, with their
+/// The overlays' regular files (of every layer) and the hooks, relative to the repository, with their
 /// sha256.
 fn overlay_files(inputs: &Inputs, config_dir: &str) -> Result<Vec<(String, String)>, Error> {
     use isoforge_inputs::overlays::Content;
     let mut out = Vec::new();
-    for (tree, overlay) in inputs.overlays.trees() {
-        for e in &overlay.entries {
-            if let Content::File(bytes) = &e.content {
-                let path = Path::new(config_dir).join(tree).join(&e.rel);
+    for (layer, overlays) in &inputs.layer_overlays {
+        for (tree, overlay) in overlays.trees() {
+            for e in &overlay.entries {
+                let Content::File(bytes) = &e.content else {
+                    continue;
+                };
+                let path = Path::new(config_dir)
+                    .join(&layer.rel)
+                    .join(tree)
+                    .join(&e.rel);
                 let digest = isoforge_checksums::sha256_reader(&bytes[..])
                     .map_err(Error::io(format!("cannot hash {}", path.display())))?;
                 out.push((path.to_string_lossy().into_owned(), digest.hex()));

@@ -1,4 +1,5 @@
-//! The hermetic inputs of a build: the locks (`config/packages.lock`, `config/builder.lock`),
+//! The hermetic inputs of a build: the locks (`config/packages-<flavor>.lock`, or
+//! `config/packages.lock` for a profile without flavors, and `config/builder.lock`),
 //! checking them against the profile, and the cache they are fetched into.
 //!
 //! `isoforge lock` resolves both locks against the pinned snapshot (or the mirror where the
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use isoforge_cache::{Cache, Item};
 use isoforge_exec::{Progress, Runner, Stage, ToolEnv};
-use isoforge_inputs::{BuilderConfig, Profile, Repository, SnapshotPin};
+use isoforge_inputs::{BuilderConfig, Flavor, Profile, Repository, SnapshotPin};
 use isoforge_lock::Lock;
 use isoforge_lock::plan::{self, DebianSource};
 use isoforge_rootfs::source::{self, PackageSource};
@@ -25,10 +26,11 @@ pub enum Which {
 }
 
 impl Which {
-    pub fn file(self) -> &'static str {
+    /// The lock's file name for `flavor` (the builder's is shared by every flavor).
+    pub fn file(self, flavor: Option<&Flavor>) -> String {
         match self {
-            Which::Image => isoforge_lock::FILE,
-            Which::Builder => isoforge_lock::BUILDER_FILE,
+            Which::Image => isoforge_lock::image_file(flavor.map(|f| f.name.as_str())),
+            Which::Builder => isoforge_lock::BUILDER_FILE.to_string(),
         }
     }
 }
@@ -37,6 +39,9 @@ impl Which {
 #[derive(Debug, Clone)]
 pub struct LockConfig {
     pub config_dir: PathBuf,
+    /// The flavor whose image lock this is (`None`: a profile without flavors).
+    pub flavor: Option<Flavor>,
+    /// The base profile with the flavor's keys and package lists.
     pub profile: Profile,
     pub pin: SnapshotPin,
     pub repositories: Vec<Repository>,
@@ -44,24 +49,53 @@ pub struct LockConfig {
 }
 
 impl LockConfig {
+    /// The configuration of the default flavor (`DEFAULT_FLAVOR`, or the base alone).
     pub fn load(config_dir: &Path) -> Result<Self, Error> {
+        Self::load_flavor(config_dir, None)
+    }
+
+    /// The configuration of flavor `flavor` (`None`: the default one).
+    pub fn load_flavor(config_dir: &Path, flavor: Option<&str>) -> Result<Self, Error> {
         if !config_dir.is_dir() {
             return Err(Error::Invalid(format!(
                 "{}: no such configuration directory; pass --config DIR",
                 config_dir.display()
             )));
         }
+        let flavor = isoforge_inputs::flavors::select(config_dir, flavor)?;
         Ok(Self {
             config_dir: config_dir.to_path_buf(),
-            profile: Profile::load(config_dir)?,
+            profile: Profile::load(config_dir, flavor.as_ref())?,
+            flavor,
             pin: SnapshotPin::load(config_dir)?,
             repositories: isoforge_inputs::repositories::load(config_dir)?,
             builder: BuilderConfig::load(config_dir)?,
         })
     }
 
+    /// Every flavor's configuration (`--all-flavors`; one for a profile without flavors).
+    pub fn load_all(config_dir: &Path) -> Result<Vec<Self>, Error> {
+        isoforge_inputs::flavors::all(config_dir)?
+            .into_iter()
+            .map(|f| Self::load_flavor(config_dir, f.as_ref().map(|f| f.name.as_str())))
+            .collect()
+    }
+
+    /// The lock's file name.
+    pub fn file(&self, which: Which) -> String {
+        which.file(self.flavor.as_ref())
+    }
+
     pub fn path(&self, which: Which) -> PathBuf {
-        self.config_dir.join(which.file())
+        self.config_dir.join(self.file(which))
+    }
+
+    /// The command that writes this configuration's locks.
+    pub fn lock_command(&self) -> String {
+        match &self.flavor {
+            Some(f) => format!("isoforge lock --flavor {}", f.name),
+            None => "isoforge lock".into(),
+        }
     }
 
     /// The inputs the lock must have been resolved from.
@@ -77,8 +111,9 @@ impl LockConfig {
         let path = self.path(which);
         if !path.exists() {
             return Err(Error::Invalid(format!(
-                "{}: no package lock; run `isoforge lock` to resolve and pin the packages, then commit it",
-                path.display()
+                "{}: no package lock; run `{}` to resolve and pin the packages, then commit it",
+                path.display(),
+                self.lock_command()
             )));
         }
         let lock = Lock::load(&path)?;
@@ -86,9 +121,10 @@ impl LockConfig {
         if lock.inputs != want {
             let d = lock.inputs.differences(&want);
             return Err(Error::Invalid(format!(
-                "{}: the lock no longer matches the configuration ({}); run `isoforge lock` and commit the result",
+                "{}: the lock no longer matches the configuration ({}); run `{}` and commit the result",
                 path.display(),
-                d.join("; ")
+                d.join("; "),
+                self.lock_command()
             )));
         }
         Ok(lock)
@@ -219,8 +255,14 @@ pub fn resolve(
         Which::Builder => plan::builder_request(&cfg.profile, &cfg.pin, &cfg.builder, debian),
     };
     let dir = work.join(match which {
-        Which::Image => "image",
-        Which::Builder => "builder",
+        Which::Image => format!(
+            "image{}",
+            cfg.flavor
+                .as_ref()
+                .map(|f| format!("-{}", f.name))
+                .unwrap_or_default()
+        ),
+        Which::Builder => "builder".into(),
     });
     for d in [dir.join("home"), dir.join("tmp")] {
         std::fs::create_dir_all(&d).map_err(Error::io(format!("cannot create {}", d.display())))?;
@@ -228,12 +270,12 @@ pub fn resolve(
     let env = ToolEnv::new(315_532_800, &dir.join("home"), &dir.join("tmp"));
     let runner = Runner::new(env, &dir.join("logs"), progress.clone())
         .map_err(Error::io("cannot create the log directory"))?;
-    let stage = progress.stage(format!("lock: resolving {}", which.file()));
+    let stage = progress.stage(format!("lock: resolving {}", cfg.file(which)));
     let lock =
         isoforge_lock::resolve::resolve(&runner, &stage, &req, &dir, "apt").map_err(|e| {
             Error::Invalid(format!(
                 "{}: {e} (logs in {})",
-                which.file(),
+                cfg.file(which),
                 dir.join("logs").display()
             ))
         })?;

@@ -11,15 +11,28 @@ fn committed() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
 }
 
-/// A copy of the committed `config/`.
+/// A copy of the committed `config/` (its files and `flavors/`).
 fn copy() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    for e in fs::read_dir(committed()).unwrap() {
-        let e = e.unwrap();
-        assert!(e.file_type().unwrap().is_file(), "config/ grew a directory");
-        fs::copy(e.path(), d.path().join(e.file_name())).unwrap();
+    fn tree(from: &Path, to: &Path) {
+        fs::create_dir_all(to).unwrap();
+        for e in fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                tree(&e.path(), &to.join(e.file_name()));
+            } else {
+                fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
     }
+    let d = tempfile::tempdir().unwrap();
+    tree(&committed(), d.path());
     d
+}
+
+/// The committed profile's default flavor.
+fn hash(dir: &Path) -> String {
+    let cli = isoforge_inputs::Flavor { name: "cli".into() };
+    isoforge_inputs::profile_sha256(dir, Some(&cli)).unwrap()
 }
 
 fn list(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -36,17 +49,14 @@ fn the_committed_profile_has_no_lists_and_its_lock_still_matches() {
     assert!(cfg.profile.package_lists.is_empty());
     cfg.load_lock(Which::Image).unwrap();
     let d = copy();
-    assert_eq!(
-        isoforge_inputs::profile_sha256(d.path()).unwrap(),
-        isoforge_inputs::profile_sha256(&committed()).unwrap()
-    );
+    assert_eq!(hash(d.path()), hash(&committed()));
 }
 
 #[test]
 fn a_list_joins_the_package_set_and_makes_the_lock_stale() {
     let d = copy();
     let before = LockConfig::load(d.path()).unwrap();
-    let hash_before = isoforge_inputs::profile_sha256(d.path()).unwrap();
+    let hash_before = hash(d.path());
     list(
         d.path(),
         "10-tools.list.chroot",
@@ -86,10 +96,10 @@ fn a_list_joins_the_package_set_and_makes_the_lock_stale() {
     after.load_lock(Which::Builder).unwrap();
 
     // Profile-Sha256 covers the list: a changed list changes it again.
-    let hash_one = isoforge_inputs::profile_sha256(d.path()).unwrap();
+    let hash_one = hash(d.path());
     assert_ne!(hash_one, hash_before);
     list(d.path(), "10-tools.list.chroot", "nano\n");
-    assert_ne!(isoforge_inputs::profile_sha256(d.path()).unwrap(), hash_one);
+    assert_ne!(hash(d.path()), hash_one);
 }
 
 #[test]

@@ -84,6 +84,24 @@ pub fn relative_dir(v: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A flavor name (`config/flavors/<name>.conf`): 1 to 32 of `a-z`, `0-9` and `-`, not
+/// starting with `-`. It becomes part of the build id, a directory name.
+pub fn flavor(v: &str) -> Result<(), String> {
+    let ok = !v.is_empty()
+        && v.len() <= 32
+        && !v.starts_with('-')
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a flavor name; expected 1-32 of a-z, 0-9 and '-'",
+            shown(v)
+        ))
+    }
+}
+
 /// A file name: exactly one normal path component.
 pub fn file_name(v: &str) -> Result<(), String> {
     line(v)?;

@@ -36,6 +36,9 @@ pub struct BuildInfo {
     pub build_tool: String,
     /// The profile's PRODUCT_ID.
     pub source: String,
+    /// The flavor built (`config/flavors/<name>.conf`); `None` for a profile without
+    /// flavors (and in BUILD_INFOs written before flavors existed).
+    pub flavor: Option<String>,
     pub product_name: String,
     pub version: String,
     pub architecture: String,
@@ -53,7 +56,7 @@ pub struct BuildInfo {
     pub mirror: String,
     /// What the packages were actually installed from.
     pub package_source: String,
-    /// sha256 of `config/packages.lock`.
+    /// sha256 of the image's lock (`config/packages-<flavor>.lock`).
     pub package_lock_sha256: String,
     /// How the tools were provided: `host` (the build machine's own: not comparable across
     /// machines), `chroot`, `docker` or `podman` (the pinned builder).
@@ -90,9 +93,13 @@ pub enum Error {
 
 impl BuildInfo {
     /// The build id (`output/<build-id>/`): the first 12 digits of the commit, which
-    /// [`BuildInfo::parse`] has checked to be hex.
-    pub fn build_id(&self) -> &str {
-        self.commit.get(..12).unwrap_or(&self.commit)
+    /// [`BuildInfo::parse`] has checked to be hex, then `-<flavor>` (checked too).
+    pub fn build_id(&self) -> String {
+        let commit = self.commit.get(..12).unwrap_or(&self.commit);
+        match &self.flavor {
+            Some(f) => format!("{commit}-{f}"),
+            None => commit.to_string(),
+        }
     }
 
     pub fn render(&self) -> String {
@@ -100,6 +107,9 @@ impl BuildInfo {
         p.push("Format", self.format.to_string());
         p.push("Build-Tool", &self.build_tool);
         p.push("Source", &self.source);
+        if let Some(f) = &self.flavor {
+            p.push("Flavor", f);
+        }
         p.push("Product-Name", &self.product_name);
         p.push("Version", &self.version);
         p.push("Architecture", &self.architecture);
@@ -191,6 +201,7 @@ impl BuildInfo {
             format,
             build_tool: get("Build-Tool")?.into(),
             source: get("Source")?.into(),
+            flavor: p.get("Flavor").map(str::to_string),
             product_name: get("Product-Name")?.into(),
             version: get("Version")?.into(),
             architecture: get("Architecture")?.into(),
@@ -293,6 +304,9 @@ impl BuildInfo {
             field(name, checks::line(v))?;
         }
         field("Commit", checks::commit(&self.commit))?;
+        if let Some(f) = &self.flavor {
+            field("Flavor", checks::flavor(f))?;
+        }
         field("Config-Dir", checks::relative_dir(&self.config_dir))?;
         field("Profile-Sha256", checks::sha256(&self.profile_sha256))?;
         for (name, v) in [
@@ -345,6 +359,7 @@ pub fn sample() -> BuildInfo {
         format: FORMAT,
         build_tool: "isoforge 0.1.0".into(),
         source: "silvermetal".into(),
+        flavor: None,
         product_name: "SilverMetal Linux".into(),
         version: "1.1.0".into(),
         architecture: "amd64".into(),
@@ -399,6 +414,35 @@ pub(crate) mod tests {
         let mut dirty = sample();
         dirty.dirty_paths = vec!["config/silvermetal-base.conf".into()];
         assert_eq!(BuildInfo::parse(&dirty.render()).unwrap(), dirty);
+    }
+
+    /// `Flavor:` is written and read back, names the build id's directory, and is checked
+    /// (it becomes a path); a BUILD_INFO without it (before flavors) still parses.
+    #[test]
+    fn flavor_round_trips_and_is_optional() {
+        let old = sample();
+        assert!(!old.render().contains("Flavor:"));
+        assert_eq!(old.build_id(), "0123456789ab");
+        let mut b = sample();
+        b.flavor = Some("desktop".into());
+        let text = b.render();
+        assert!(
+            text.contains("\nSource: silvermetal\nFlavor: desktop\n"),
+            "{text}"
+        );
+        let back = BuildInfo::parse(&text).unwrap();
+        assert_eq!(back, b);
+        assert_eq!(back.build_id(), "0123456789ab-desktop");
+        for bad in ["../x", "Desktop", "-x", "a b", ""] {
+            let text = b
+                .render()
+                .replace("Flavor: desktop", &format!("Flavor: {bad}"));
+            match BuildInfo::parse(&text) {
+                Err(Error::Field { field, .. }) => assert_eq!(field, "Flavor", "{bad}"),
+                Err(Error::Syntax(_)) if bad.is_empty() => {}
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::BuildInfo;
 pub struct Run {
     /// Where the commit can be fetched: a git URL such as `https://host/owner/repo`.
     pub repository: String,
-    /// The package lock, relative to the repository (`<config dir>/packages.lock`).
+    /// The package lock, relative to the repository (`<config dir>/packages-<flavor>.lock`).
     pub lock: String,
     /// Unique to this build: a random UUID (see [`invocation_id`]).
     pub invocation_id: String,

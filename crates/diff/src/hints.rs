@@ -369,7 +369,7 @@ pub fn for_record(kind: crate::textfmt::Kind, name: &str, c: &crate::textfmt::Ch
         out.push(hint(
             "package-version",
             "a package's version or sha256 differs: the two builds installed different packages",
-            "re-lock (`isoforge lock`) and commit config/packages.lock, or fetch the locked .debs again (both builds must use the same lock and snapshot)",
+            "re-lock (`isoforge lock --flavor NAME`) and commit config/packages-NAME.lock, or fetch the locked .debs again (both builds must use the same lock and snapshot)",
         ));
     }
     out

@@ -186,7 +186,9 @@ fn detect(name: &str, a: &str, b: &str) -> Option<Kind> {
             Some(Kind::Sums)
         }
         _ if n.ends_with(".json") || n.ends_with(".intoto.jsonl") => Some(Kind::Json),
+        // `packages-<flavor>.lock` is a flavor's image lock.
         "packages.lock" | "builder.lock" => Some(Kind::Lock),
+        _ if n.starts_with("packages-") && n.ends_with(".lock") => Some(Kind::Lock),
         "passwd" | "passwd-" | "shadow" | "shadow-" => Some(Kind::Passwd),
         "group" | "group-" | "gshadow" | "gshadow-" => Some(Kind::Group),
         "os-release" | "lsb-release" => Some(Kind::KeyValue),
@@ -647,6 +649,10 @@ mod tests {
         let a = "format 1\npackage apt 2.6.1 amd64 important 1 aa debian pool/a.deb\n";
         let b = "format 1\npackage apt 2.6.1 amd64 important 1 bb debian pool/a.deb\n";
         let s = compare("packages.lock", a, b).unwrap();
+        assert_eq!(
+            keys(&compare("packages-desktop.lock", a, b).unwrap()),
+            keys(&s)
+        );
         assert_eq!(
             keys(&s),
             ["package apt › sha256: Some(\"aa\") vs Some(\"bb\")"]

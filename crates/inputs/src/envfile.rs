@@ -18,6 +18,9 @@ pub struct Entry {
     pub key: String,
     pub value: String,
     pub line: usize,
+    /// The file the entry was read from, when it is not the [`EnvFile`]'s own: a flavor's
+    /// value over the base profile's ([`EnvFile::layered`]). Errors name this file.
+    pub from: Option<PathBuf>,
 }
 
 /// A parsed file: its assignments in order.
@@ -75,10 +78,44 @@ impl EnvFile {
         Ok(Fields { file: self })
     }
 
+    /// This file with `over`'s entries on top: a key of `over` replaces the same key here
+    /// (and keeps naming `over`'s file and line in errors), except the keys in `skip`, which
+    /// the caller combines itself. `over`'s keys must have been checked already
+    /// ([`EnvFile::fields`]).
+    pub fn layered(&self, over: &EnvFile, skip: &[&str]) -> EnvFile {
+        let mut entries = self.entries.clone();
+        for e in over
+            .entries
+            .iter()
+            .filter(|e| !skip.contains(&e.key.as_str()))
+        {
+            let layered = Entry {
+                from: Some(e.from.clone().unwrap_or_else(|| over.path.clone())),
+                ..e.clone()
+            };
+            match entries.iter_mut().find(|b| b.key == e.key) {
+                Some(b) => *b = layered,
+                None => entries.push(layered),
+            }
+        }
+        EnvFile {
+            path: self.path.clone(),
+            entries,
+        }
+    }
+
     fn err(&self, line: usize, message: String) -> Error {
         Error::At {
             file: self.path.clone(),
             line,
+            message,
+        }
+    }
+
+    fn err_at(&self, e: &Entry, message: String) -> Error {
+        Error::At {
+            file: e.from.clone().unwrap_or_else(|| self.path.clone()),
+            line: e.line,
             message,
         }
     }
@@ -101,7 +138,7 @@ impl Fields<'_> {
             Some(e) if !e.value.is_empty() => self.convert(e, key, parse),
             Some(e) => Err(self
                 .file
-                .err(e.line, format!("{key} is empty; expected {what}"))),
+                .err_at(e, format!("{key} is empty; expected {what}"))),
             None => Err(Error::File {
                 file: self.file.path.clone(),
                 message: format!("missing required key {key}; expected {what}"),
@@ -127,7 +164,7 @@ impl Fields<'_> {
         key: &str,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Result<T, Error> {
-        parse(&e.value).map_err(|m| self.file.err(e.line, format!("{key}: {m}")))
+        parse(&e.value).map_err(|m| self.file.err_at(e, format!("{key}: {m}")))
     }
 }
 
@@ -174,6 +211,7 @@ pub fn parse(path: &Path, text: &str) -> Result<EnvFile, Error> {
             key: key.to_string(),
             value,
             line,
+            from: None,
         });
     }
     Ok(EnvFile {

@@ -21,6 +21,12 @@
 //!
 //! Git does not track empty directories: put a file named `.keep` in one. `.keep` files are
 //! hashed but not copied.
+//!
+//! A flavor's directory (`config/flavors/<name>/`) may hold the same trees and owners file;
+//! they are read the same way and added on top of the base's ([`combine`]). A flavor adds
+//! files; it does not replace one of the base's: the same path as a base file or symlink (or
+//! a directory with another owner or mode) is refused, naming both. Put a file that flavors
+//! need in different versions into each flavor instead of the base.
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -243,6 +249,47 @@ fn walk(
     Ok(())
 }
 
+/// Adds a flavor's trees (`over`, read from `over_dir`) on top of the base's (read from
+/// `base_dir`): the flavor's entries follow the base's, a directory both have is kept once,
+/// any other path both have is refused.
+pub fn combine(
+    base: &mut Overlays,
+    over: Overlays,
+    base_dir: &Path,
+    over_dir: &Path,
+) -> Result<(), Error> {
+    for (tree, base_tree, over_tree) in [
+        (CHROOT, &mut base.chroot, over.chroot),
+        (BINARY, &mut base.binary, over.binary),
+    ] {
+        for e in over_tree.entries {
+            match base_tree.entries.iter().find(|b| b.rel == e.rel) {
+                None => base_tree.entries.push(e),
+                Some(b)
+                    if b.content == Content::Dir
+                        && e.content == Content::Dir
+                        && (b.uid, b.gid, b.mode) == (e.uid, e.gid, e.mode) => {}
+                Some(b) => {
+                    let what = if b.content == Content::Dir && e.content == Content::Dir {
+                        "is a directory of the base overlay with another owner or mode"
+                    } else {
+                        "is also in the base overlay"
+                    };
+                    return Err(file_err(
+                        &over_dir.join(tree).join(&e.rel),
+                        format!(
+                            "{what} ({}); a flavor adds to the base overlay and does not \
+                             replace its entries: move the entry into each flavor that needs it",
+                            base_dir.join(tree).join(&b.rel).display()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Applies the rules of `includes.owners` (`path` names it in errors).
 pub fn apply_owners(path: &Path, text: &str, overlays: &mut Overlays) -> Result<(), Error> {
     for (i, raw) in text.lines().enumerate() {
@@ -334,9 +381,15 @@ pub fn apply_owners(path: &Path, text: &str, overlays: &mut Overlays) -> Result<
 
 /// Feeds the trees into the profile hash: each entry's path, kind, mode, owner and content.
 pub fn hash_into(overlays: &Overlays, h: &mut impl sha2::Digest) {
+    hash_layer_into("", overlays, h)
+}
+
+/// [`hash_into`] for a layer's trees, their paths under `layer` (`flavors/<name>`; `""` for
+/// the base).
+pub fn hash_layer_into(layer: &str, overlays: &Overlays, h: &mut impl sha2::Digest) {
     for (tree, overlay) in overlays.trees() {
         for e in &overlay.entries {
-            let path = Path::new(tree).join(&e.rel);
+            let path = Path::new(layer).join(tree).join(&e.rel);
             h.update(path.as_os_str().as_encoded_bytes());
             h.update([0]);
             let (kind, bytes): (&[u8], &[u8]) = match &e.content {

@@ -1,22 +1,50 @@
 //! `config/silvermetal-base.conf`: what to build (derivative selection) and how it presents
-//! itself (branding).
+//! itself (branding); with a flavor, `config/flavors/<name>.conf` on top ([`crate::flavors`]).
 
 use std::path::Path;
 
 use crate::Error;
 use crate::envfile::EnvFile;
+use crate::flavors::{self, Flavor};
 use crate::package_lists::{self, PackageList};
 use crate::validate::{self, words};
 
 /// The profile's file name under the configuration directory.
 pub const FILE: &str = "silvermetal-base.conf";
 
+/// The base profile's key naming the flavor built without `--flavor`.
+pub const DEFAULT_FLAVOR: &str = "DEFAULT_FLAVOR";
+
 const KEYS: &[&str] = &[
+    DEFAULT_FLAVOR,
     "DISTRIBUTION",
     "SUITE",
     "ARCHITECTURE",
     "VARIANT",
     "COMPONENTS",
+    "PACKAGES",
+    "LIVE_BOOT_OPTIONS",
+    "PRODUCT_NAME",
+    "PRODUCT_ID",
+    "PRODUCT_VERSION",
+    "ISO_VOLUME_LABEL",
+    "ISO_PUBLISHER",
+    "HOSTNAME",
+    "GRUB_MENU_TITLE",
+    "OS_RELEASE_ID_LIKE",
+    "OS_RELEASE_HOME_URL",
+    "OS_RELEASE_SUPPORT_URL",
+    "OS_RELEASE_BUG_REPORT_URL",
+    "REPORT_CONTACT",
+    "BOOT_MARKER",
+    "MKSQUASHFS_OPTIONS",
+];
+
+/// The keys a flavor may set: `PACKAGES` adds to the base's, the others replace it. The
+/// distribution, suite, architecture and components stay the base's: every flavor shares
+/// the snapshot pin and the builder.
+const FLAVOR_KEYS: &[&str] = &[
+    "VARIANT",
     "PACKAGES",
     "LIVE_BOOT_OPTIONS",
     "PRODUCT_NAME",
@@ -60,14 +88,20 @@ const FORBIDDEN_MKSQUASHFS: &[(&str, &str)] = &[
 /// A validated profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
+    /// The flavor this profile was read for (`None`: a profile without flavors).
+    pub flavor: Option<String>,
+    /// The base's `DEFAULT_FLAVOR`.
+    pub default_flavor: Option<String>,
     pub distribution: String,
     pub suite: String,
     pub architecture: String,
     pub variant: String,
     pub components: Vec<String>,
-    /// `PACKAGES` merged with the package lists (see [`package_lists::merge`]).
+    /// `PACKAGES` (the base's, then the flavor's) merged with every layer's package lists
+    /// (see [`package_lists::merge`]).
     pub packages: Vec<String>,
-    /// `package-lists/*.list.chroot`, in lexical order (their packages are in `packages`).
+    /// `package-lists/*.list.chroot` of each layer (base, then flavor), each in lexical
+    /// order (their packages are in `packages`).
     pub package_lists: Vec<PackageList>,
     /// Kernel command line for the live system, without console settings.
     pub live_boot_options: Vec<String>,
@@ -91,12 +125,42 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// The profile file and the package lists beside it.
-    pub fn load(config_dir: &Path) -> Result<Self, Error> {
-        let mut profile = Self::from_file(&EnvFile::load(&config_dir.join(FILE))?)?;
-        profile.package_lists = package_lists::load(config_dir)?;
+    /// The profile of `flavor` (`None`: the base alone, for a profile without flavors):
+    /// the base file, the flavor's file on top, and every layer's package lists.
+    pub fn load(config_dir: &Path, flavor: Option<&Flavor>) -> Result<Self, Error> {
+        let base = EnvFile::load(&config_dir.join(FILE))?;
+        let mut profile = match flavor {
+            None => Self::from_file(&base)?,
+            Some(f) => {
+                let over = EnvFile::load(&config_dir.join(f.conf_rel()))?;
+                let fields = over.fields(FLAVOR_KEYS)?;
+                let extra = fields
+                    .optional("PACKAGES", |v| words(v, validate::package_name))?
+                    .unwrap_or_default();
+                let mut p = Self::from_file(&base.layered(&over, &["PACKAGES"]))?;
+                for pkg in extra {
+                    if !p.packages.contains(&pkg) {
+                        p.packages.push(pkg);
+                    }
+                }
+                p.flavor = Some(f.name.clone());
+                p
+            }
+        };
+        for layer in flavors::layers(config_dir, flavor)? {
+            for mut list in package_lists::load(&layer.dir)? {
+                list.rel = layer.rel_path(&list.rel);
+                profile.package_lists.push(list);
+            }
+        }
         profile.packages = package_lists::merge(&profile.packages, &profile.package_lists);
         Ok(profile)
+    }
+
+    /// The profile a command without `--flavor` uses: the base's `DEFAULT_FLAVOR`, or the
+    /// base alone for a profile without flavors.
+    pub fn load_default(config_dir: &Path) -> Result<Self, Error> {
+        Self::load(config_dir, flavors::select(config_dir, None)?.as_ref())
     }
 
     /// The profile file alone (no package lists).
@@ -128,6 +192,10 @@ impl Profile {
             )),
         })?;
         Ok(Self {
+            flavor: None,
+            default_flavor: f.optional(DEFAULT_FLAVOR, |v| {
+                flavors::validate_name(v).map(|()| v.to_string())
+            })?,
             distribution,
             suite: f.required("SUITE", "a Debian suite such as bookworm", validate::slug)?,
             architecture,
@@ -175,10 +243,15 @@ impl Profile {
         })
     }
 
-    /// `<name>-<version>-<arch>.iso`
+    /// `<id>-<flavor>-<version>-<arch>.iso`, or `<id>-<version>-<arch>.iso` without flavors.
     pub fn iso_file_name(&self) -> String {
+        let flavor = self
+            .flavor
+            .as_ref()
+            .map(|f| format!("-{f}"))
+            .unwrap_or_default();
         format!(
-            "{}-{}-{}.iso",
+            "{}{flavor}-{}-{}.iso",
             self.product_id, self.product_version, self.architecture
         )
     }

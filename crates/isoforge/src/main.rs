@@ -31,8 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Resolve the profile's whole package set (and the builder's) and pin it by content in
-    /// config/packages.lock and config/builder.lock; --check: are they current and
+    /// Resolve the flavor's whole package set (and the builder's) and pin it by content in
+    /// config/packages-<flavor>.lock and config/builder.lock; --check: are they current and
     /// available (exit 0 yes, 1 no, 2 error).
     Lock(commands::lock::Args),
     /// Download every locked package into the content-addressed cache (sha256-verified).
@@ -42,7 +42,8 @@ enum Command {
     Pins(commands::pins::Args),
     /// The builder: the pinned toolchain as a reproducible rootfs tarball.
     Builder(commands::builder::Args),
-    /// Build the ISO of the committed profile into output/<build-id>/ (needs root).
+    /// Build the ISO of the committed profile (one flavor, or --all-flavors) into
+    /// output/<build-id>/ (needs root).
     Build(commands::build::Args),
     /// Build twice from scratch under different environments and compare every artefact
     /// (exit 0 identical, 1 different, 2 error; needs root).

@@ -145,10 +145,7 @@ fn not_a_git_repository() {
     let dir = tempfile::tempdir().unwrap();
     let repo = Repo::with_default_profile();
     let config = dir.path().join("config");
-    std::fs::create_dir(&config).unwrap();
-    for f in ["silvermetal-base.conf", "snapshot-pin.env"] {
-        std::fs::copy(repo.config().join(f), config.join(f)).unwrap();
-    }
+    common::copy_tree(&repo.config(), &config);
     let out = repo
         .isoforge()
         .args(["build", "--config"])
@@ -256,4 +253,73 @@ fn bad_hook_names_the_file() {
     std::fs::write(hooks.join("setup.sh"), "#!/bin/sh\n").unwrap();
     repo.commit("not a hook");
     assert_refused(&repo, &repo.build(&[]), "hooks/setup.sh: not a hook");
+}
+
+/// Flavors: an unknown key in a flavor's .conf, a flavor that does not exist and a bad name
+/// each stop `build` (and `verify`, `lock`, `pins`) with one line naming the file, before
+/// anything is written.
+#[test]
+fn bad_flavors_name_the_file() {
+    require_root();
+    let repo = Repo::with_default_profile();
+    let conf = repo.config().join("flavors/desktop.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, format!("{text}WALLPAPER=blue.png\n")).unwrap();
+    repo.commit("unknown key in a flavor");
+    let line = text.lines().count() + 1;
+    let out = repo.build(&["--flavor", "desktop"]);
+    assert_refused(
+        &repo,
+        &out,
+        &format!("flavors/desktop.conf:{line}: unknown key WALLPAPER; expected one of: "),
+    );
+    // --all-flavors reaches the desktop flavor too (and builds nothing before it fails).
+    assert_refused(
+        &repo,
+        &repo.build(&["--all-flavors"]),
+        "flavors/desktop.conf:",
+    );
+    std::fs::write(&conf, text).unwrap();
+    repo.commit("fixed");
+
+    for cmd in [
+        vec!["build", "--flavor", "server"],
+        vec!["verify", "--flavor", "server"],
+        vec!["lock", "--flavor", "server"],
+        vec!["fetch", "--flavor", "server"],
+    ] {
+        let out = repo.isoforge().args(&cmd).output().unwrap();
+        assert_refused(
+            &repo,
+            &out,
+            "config/flavors/server.conf: no such flavor; the flavors are: cli, desktop",
+        );
+    }
+    assert_refused(
+        &repo,
+        &repo.build(&["--flavor", "../cli"]),
+        "--flavor \"../cli\" is not a flavor name; expected 1-32 of a-z, 0-9 and '-'",
+    );
+    let out = repo
+        .isoforge()
+        .args(["build", "--flavor", "cli", "--all-flavors"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
+
+    repo.set(
+        "silvermetal-base.conf",
+        "DEFAULT_FLAVOR",
+        "DEFAULT_FLAVOR=server",
+    );
+    repo.commit("default flavor that is not there");
+    assert_refused(&repo, &repo.build(&[]), "silvermetal-base.conf:");
+    assert!(stderr(&repo.build(&[])).contains(
+        "DEFAULT_FLAVOR: config/flavors/server.conf does not exist; the flavors are: cli, desktop"
+    ));
 }

@@ -107,7 +107,7 @@ fn a_package_linking_the_initrd_to_a_host_file_is_refused() {
         let out = repo.isoforge().arg(step).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{step}: {}", stderr(&out));
     }
-    let lock = std::fs::read_to_string(repo.config().join("packages.lock")).unwrap();
+    let lock = std::fs::read_to_string(repo.config().join(common::DEFAULT_LOCK)).unwrap();
     assert!(
         lock.contains("\npackage silvermetal-hostile 1.0 all "),
         "{lock}"

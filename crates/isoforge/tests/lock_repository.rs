@@ -67,7 +67,7 @@ fn extra_signed_repository_is_locked_and_bad_signatures_are_refused() {
 
     let out = lock(&repo);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let lock_path = repo.config().join("packages.lock");
+    let lock_path = repo.config().join(common::DEFAULT_LOCK);
     let first = std::fs::read_to_string(&lock_path).unwrap();
     let line = first
         .lines()

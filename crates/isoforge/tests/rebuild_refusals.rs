@@ -22,7 +22,11 @@ fn build_info(
     .trim()
     .to_string();
     let mut info = isoforge_buildinfo::sample();
-    info.profile_sha256 = isoforge_inputs::profile_sha256(&repo.config()).unwrap();
+    let flavor = isoforge_inputs::Flavor {
+        name: common::DEFAULT_FLAVOR.into(),
+    };
+    info.flavor = Some(flavor.name.clone());
+    info.profile_sha256 = isoforge_inputs::profile_sha256(&repo.config(), Some(&flavor)).unwrap();
     info.commit = commit;
     edit(&mut info);
     let path = repo.path().join("BUILD_INFO.test");
@@ -59,6 +63,26 @@ fn another_profile_is_refused() {
         err.contains("BUILD_INFO is for profile othermetal"),
         "{err}"
     );
+    // `Flavor:` selects the flavor: one the commit does not have is named with the others;
+    // none recorded (a BUILD_INFO from before flavors) does not fit a profile with flavors.
+    let bi = build_info(&repo, |i| i.flavor = Some("server".into()));
+    let (code, err) = rebuild(&repo, &bi);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("config/flavors/server.conf: no such flavor; the flavors are: cli, desktop"),
+        "{err}"
+    );
+    let bi = build_info(&repo, |i| i.flavor = None);
+    let (code, err) = rebuild(&repo, &bi);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("BUILD_INFO records no Flavor, but config at commit"),
+        "{err}"
+    );
+    // Another flavor's hash is another profile.
+    let bi = build_info(&repo, |i| i.flavor = Some("desktop".into()));
+    let (_, err) = rebuild(&repo, &bi);
+    assert!(err.contains("it comes from another profile"), "{err}");
 }
 
 #[test]

@@ -21,7 +21,12 @@ fn planted_symlinks_are_unlinked_and_concurrent_builds_leave_each_other_alone() 
         .current_dir(repo.path())
         .output()
         .unwrap();
-    let id = String::from_utf8(head.stdout).unwrap()[..12].to_string();
+    // The build id: the commit's first 12 hex digits, then the default flavor.
+    let id = format!(
+        "{}-{}",
+        &String::from_utf8(head.stdout).unwrap()[..12],
+        common::DEFAULT_FLAVOR
+    );
 
     let sentinel = tempfile::tempdir().unwrap();
     std::fs::create_dir(sentinel.path().join("sub")).unwrap();
@@ -83,7 +88,12 @@ fn a_planted_verify_directory_symlink_is_unlinked() {
         .current_dir(repo.path())
         .output()
         .unwrap();
-    let id = String::from_utf8(head.stdout).unwrap()[..12].to_string();
+    // The build id: the commit's first 12 hex digits, then the default flavor.
+    let id = format!(
+        "{}-{}",
+        &String::from_utf8(head.stdout).unwrap()[..12],
+        common::DEFAULT_FLAVOR
+    );
     let sentinel = tempfile::tempdir().unwrap();
     std::fs::write(sentinel.path().join("keep"), "host").unwrap();
     let verify_root = tempfile::tempdir().unwrap();

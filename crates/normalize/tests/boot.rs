@@ -38,9 +38,14 @@ fn normalized_default_iso_boots_under_bios_and_uefi() {
             output: out.clone(),
             epoch: epoch_of(&iso),
             table: isoforge_offenders::Table::load(&config).unwrap(),
-            mksquashfs_options: isoforge_inputs::Profile::load(&config)
-                .unwrap()
-                .mksquashfs_options,
+            mksquashfs_options: isoforge_inputs::Profile::load(
+                &config,
+                isoforge_inputs::flavors::select(&config, None)
+                    .unwrap()
+                    .as_ref(),
+            )
+            .unwrap()
+            .mksquashfs_options,
             max_unpacked: None,
             force: false,
         },

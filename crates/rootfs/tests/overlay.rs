@@ -232,29 +232,38 @@ fn bad_input_is_one_line_naming_the_file() {
 fn overlays_change_the_profile_hash_and_nothing_else() {
     let c = tempfile::tempdir().unwrap();
     fs::write(c.path().join("silvermetal-base.conf"), "NAME=x\n").unwrap();
-    let before = isoforge_inputs::profile_sha256(c.path()).unwrap();
+    let before = isoforge_inputs::profile_sha256(c.path(), None).unwrap();
     // An empty overlay directory hashes as none.
     fs::create_dir_all(c.path().join(CHROOT)).unwrap();
-    assert_eq!(isoforge_inputs::profile_sha256(c.path()).unwrap(), before);
+    assert_eq!(
+        isoforge_inputs::profile_sha256(c.path(), None).unwrap(),
+        before
+    );
     fs::write(c.path().join(CHROOT).join("motd"), "hi\n").unwrap();
-    let with = isoforge_inputs::profile_sha256(c.path()).unwrap();
+    let with = isoforge_inputs::profile_sha256(c.path(), None).unwrap();
     assert_ne!(with, before);
     fs::set_permissions(
         c.path().join(CHROOT).join("motd"),
         fs::Permissions::from_mode(0o755),
     )
     .unwrap();
-    let exec = isoforge_inputs::profile_sha256(c.path()).unwrap();
+    let exec = isoforge_inputs::profile_sha256(c.path(), None).unwrap();
     assert_ne!(exec, with);
     fs::write(
         c.path().join(overlays::OWNERS),
         "includes.chroot/motd 0:1\n",
     )
     .unwrap();
-    assert_ne!(isoforge_inputs::profile_sha256(c.path()).unwrap(), exec);
+    assert_ne!(
+        isoforge_inputs::profile_sha256(c.path(), None).unwrap(),
+        exec
+    );
     fs::remove_file(c.path().join(overlays::OWNERS)).unwrap();
     fs::remove_dir_all(c.path().join(CHROOT)).unwrap();
-    assert_eq!(isoforge_inputs::profile_sha256(c.path()).unwrap(), before);
+    assert_eq!(
+        isoforge_inputs::profile_sha256(c.path(), None).unwrap(),
+        before
+    );
 }
 
 /// The build's clamp, which runs after the overlay, brings its files, directories and

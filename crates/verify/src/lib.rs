@@ -56,6 +56,8 @@ pub struct Options {
     pub force: bool,
     pub allow_dirty: bool,
     pub verbose: bool,
+    /// `--flavor` of both builds (`None`: the profile's `DEFAULT_FLAVOR`).
+    pub flavor: Option<String>,
     /// `--runtime` for both builds (`host`, `chroot`, `docker`, `podman`).
     pub runtime: String,
 }
@@ -184,7 +186,8 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
                 source.root.display()
             ))
         })?;
-    let build_id = source.build_id();
+    let flavor = isoforge_inputs::flavors::select(&opts.config_dir, opts.flavor.as_deref())?;
+    let build_id = isoforge_inputs::build_id(&source, flavor.as_ref());
     let dir = absolute(&opts.verify_root)?.join(&build_id);
     isoforge_fs::remove_tree(&dir)
         .map_err(|e| Error::Failed(format!("cannot clear {}: {e}", dir.display())))?;
@@ -211,6 +214,7 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
             &config_rel,
             &side_dir.join("output"),
             &opts.runtime,
+            flavor.as_ref().map(|f| f.name.as_str()),
         );
         if opts.allow_dirty {
             cmd.arg("--allow-dirty");
@@ -371,6 +375,7 @@ pub(crate) fn build_command(
     config_rel: &Path,
     output: &Path,
     runtime: &str,
+    flavor: Option<&str>,
 ) -> Command {
     // isoforge running itself for the caller: the caller's environment and terminal.
     let mut cmd = isoforge_exec::process::foreground(exe);
@@ -382,6 +387,9 @@ pub(crate) fn build_command(
         .arg("--runtime")
         .arg(runtime)
         .current_dir(src);
+    if let Some(f) = flavor {
+        cmd.arg("--flavor").arg(f);
+    }
     // Resolved here, once: build B's varied HOME must not send it to another (cold) cache.
     if let Ok(cache) = isoforge_cache::default_dir() {
         cmd.arg("--cache-dir").arg(cache);

@@ -140,8 +140,26 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
 
     // The commit must hold the very profile BUILD_INFO was made from.
     let config = src.join(&recorded.config_dir);
-    let profile = isoforge_inputs::Profile::load(&config)?;
-    let sha = isoforge_inputs::profile_sha256(&config)?;
+    // BUILD_INFO's `Flavor:` selects the flavor (none recorded: a profile without flavors,
+    // which the commit must then be).
+    let flavor = match &recorded.flavor {
+        Some(name) => isoforge_inputs::flavors::select(&config, Some(name))?,
+        None => {
+            let there = isoforge_inputs::flavors::list(&config)?;
+            if !there.is_empty() {
+                return Err(Error::Failed(format!(
+                    "BUILD_INFO records no Flavor, but {} at commit {} has flavors ({}); \
+                     it comes from another profile",
+                    recorded.config_dir,
+                    recorded.commit,
+                    there.join(", ")
+                )));
+            }
+            None
+        }
+    };
+    let profile = isoforge_inputs::Profile::load(&config, flavor.as_ref())?;
+    let sha = isoforge_inputs::profile_sha256(&config, flavor.as_ref())?;
     // The diff hints know the profile's own offenders too.
     let offenders = std::sync::Arc::new(
         isoforge_offenders::Table::load(&config).map_err(|e| Error::Failed(e.to_string()))?,
@@ -167,6 +185,7 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
         Path::new(&recorded.config_dir),
         &output,
         &recorded.runtime,
+        recorded.flavor.as_deref(),
     );
     cmd.env_remove("SOURCE_DATE_EPOCH");
     if recorded.source_date_epoch_origin == "environment" {

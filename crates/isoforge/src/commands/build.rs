@@ -1,5 +1,6 @@
 //! `isoforge build`: the profile at a commit -> `output/<build-id>/` with the ISO,
-//! `SHA256SUMS` and `BUILD_INFO`, with the host's tools or inside the pinned builder.
+//! `SHA256SUMS` and `BUILD_INFO`, with the host's tools or inside the pinned builder; one
+//! flavor (`--flavor`, default DEFAULT_FLAVOR) or each in turn (`--all-flavors`).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -10,15 +11,20 @@ use isoforge_builder::runtime::{self, Mounts, Runtime};
 use isoforge_exec::Progress;
 use isoforge_sandbox::Entered;
 
+use crate::commands::FlavorArgs;
 use crate::exit;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Configuration directory holding silvermetal-base.conf, snapshot-pin.env,
-    /// packages.lock and (optionally) source-date-epoch.env, builder.env, repositories/.
+    /// packages-<flavor>.lock and (optionally) source-date-epoch.env, builder.env,
+    /// repositories/, flavors/.
     #[arg(long, default_value = "config", value_name = "DIR")]
     pub config: PathBuf,
-    /// Where `<build-id>/` is created (build-id: the commit's first 12 hex digits).
+    #[command(flatten)]
+    pub flavors: FlavorArgs,
+    /// Where `<build-id>/` is created (build-id: the commit's first 12 hex digits, then
+    /// `-<flavor>`).
     #[arg(long, default_value = "output", value_name = "DIR")]
     pub output: PathBuf,
     /// Replace an existing output for the same commit.
@@ -73,21 +79,30 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
              not comparable across machines, use --runtime chroot for that",
         );
     }
-    let outcome = isoforge_build::build(
-        &isoforge_build::Options {
-            config_dir: args.config,
-            output_root: args.output,
-            force: args.force,
-            allow_dirty: args.allow_dirty,
-            keep_work: args.keep_work,
-            cache_dir: args.cache_dir,
-            runtime,
-            builder_digest,
-        },
-        &progress,
-    )?;
-    println!("{}", outcome.iso.display());
-    println!("sha256 {}", outcome.iso_sha256);
+    let flavors = args.flavors.selected(&args.config)?;
+    if flavors.len() > 1 {
+        for flavor in &flavors {
+            isoforge_build::check_inputs(&args.config, args.allow_dirty, flavor.as_deref())?;
+        }
+    }
+    for flavor in flavors {
+        let outcome = isoforge_build::build(
+            &isoforge_build::Options {
+                config_dir: args.config.clone(),
+                output_root: args.output.clone(),
+                force: args.force,
+                allow_dirty: args.allow_dirty,
+                flavor,
+                keep_work: args.keep_work,
+                cache_dir: args.cache_dir.clone(),
+                runtime: runtime.clone(),
+                builder_digest: builder_digest.clone(),
+            },
+            &progress,
+        )?;
+        println!("{}", outcome.iso.display());
+        println!("sha256 {}", outcome.iso_sha256);
+    }
     Ok(exit::OK)
 }
 
@@ -106,12 +121,20 @@ fn in_builder(args: Args) -> anyhow::Result<u8> {
     let tarball = isoforge_builder::tarball_path(cache.root(), &image.digest);
     // Held open from here: what is extracted or imported is what was hashed.
     let verified = isoforge_builder::unpack::open(&tarball, &image)?;
-    // Network only here: everything the build installs goes into the cache first.
-    let cfg = LockConfig::load(&args.config)?;
-    let lock = cfg.load_lock(Which::Image)?;
-    let stage = progress.stage("fetch: packages.lock");
-    let r = locking::fetch(&cfg, &lock, &cache, &stage)?;
-    stage.done(&format!("{} cached, {} fetched", r.cached, r.fetched));
+    // Network only here: everything the builds install goes into the cache first.
+    let flavors = args.flavors.selected(&args.config)?;
+    if flavors.len() > 1 {
+        for flavor in &flavors {
+            isoforge_build::check_inputs(&args.config, args.allow_dirty, flavor.as_deref())?;
+        }
+    }
+    for flavor in &flavors {
+        let cfg = LockConfig::load_flavor(&args.config, flavor.as_deref())?;
+        let lock = cfg.load_lock(Which::Image)?;
+        let stage = progress.stage(format!("fetch: {}", cfg.file(Which::Image)));
+        let r = locking::fetch(&cfg, &lock, &cache, &stage)?;
+        stage.done(&format!("{} cached, {} fetched", r.cached, r.fetched));
+    }
 
     let source = isoforge_inputs::Source::discover(&args.config)?;
     let config_rel = args
@@ -128,7 +151,7 @@ fn in_builder(args: Args) -> anyhow::Result<u8> {
         cache: cache.root().canonicalize()?,
         binary: std::env::current_exe()?,
     };
-    let mut extra: Vec<OsString> = Vec::new();
+    let mut common: Vec<OsString> = Vec::new();
     for (on, flag) in [
         (args.force, "--force"),
         (args.allow_dirty, "--allow-dirty"),
@@ -136,9 +159,32 @@ fn in_builder(args: Args) -> anyhow::Result<u8> {
         (args.verbose, "--verbose"),
     ] {
         if on {
-            extra.push(flag.into());
+            common.push(flag.into());
         }
     }
+    // One build inside the builder per flavor, in turn.
+    for flavor in &flavors {
+        let mut extra = common.clone();
+        if let Some(f) = flavor {
+            extra.extend(["--flavor".into(), f.into()]);
+        }
+        let code = in_builder_once(&args, &verified, &image, &mounts, &extra, &progress)?;
+        if code != exit::OK {
+            return Ok(code);
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// One build inside the builder (`extra`: the flags passed on, `--flavor` among them).
+fn in_builder_once(
+    args: &Args,
+    verified: &isoforge_builder::unpack::Verified,
+    image: &isoforge_inputs::ImageRef,
+    mounts: &Mounts,
+    extra: &[OsString],
+    progress: &Progress,
+) -> anyhow::Result<u8> {
     match args.runtime {
         Runtime::Chroot => {
             anyhow::ensure!(
@@ -151,14 +197,14 @@ fn in_builder(args: Args) -> anyhow::Result<u8> {
             let stage = progress.stage(format!("builder: extracting {}", image.pinned()));
             verified.extract(root.path())?;
             stage.done("");
-            let code = runtime::run_chroot(root.path(), &mounts, &image.digest, &extra)?;
+            let code = runtime::run_chroot(root.path(), mounts, &image.digest, extra)?;
             isoforge_fs::remove_tree(root.path())?;
             Ok(u8::try_from(code).unwrap_or(exit::ERROR))
         }
         engine @ (Runtime::Docker | Runtime::Podman) => {
             for (i, argv) in [
-                runtime::engine_import(engine, &image),
-                runtime::engine_run(engine, &image, &mounts, &extra),
+                runtime::engine_import(engine, image),
+                runtime::engine_run(engine, image, mounts, extra),
             ]
             .into_iter()
             .enumerate()

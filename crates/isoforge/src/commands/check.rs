@@ -99,7 +99,7 @@ fn is_url(s: &str) -> bool {
 
 /// Where anomalies go: the profile's REPORT_CONTACT, or "the publisher" with the reason.
 pub(crate) fn report_contact(config: &Path) -> String {
-    match isoforge_inputs::Profile::load(config) {
+    match isoforge_inputs::Profile::load_default(config) {
         Ok(p) => p.report_contact.unwrap_or_else(|| {
             format!(
                 "the publisher (the profile in {} sets no REPORT_CONTACT)",

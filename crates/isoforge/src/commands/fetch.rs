@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use isoforge_build::locking::{self, LockConfig, Which};
 use isoforge_exec::Progress;
 
+use crate::commands::FlavorArgs;
 use crate::exit;
 
 #[derive(clap::Args)]
@@ -13,6 +14,8 @@ pub struct Args {
     /// Configuration directory.
     #[arg(long, default_value = "config", value_name = "DIR")]
     pub config: PathBuf,
+    #[command(flatten)]
+    pub flavors: FlavorArgs,
     /// Package cache [default: $ISOFORGE_CACHE_DIR, else $XDG_CACHE_HOME/isoforge, else
     /// ~/.cache/isoforge].
     #[arg(long, value_name = "DIR")]
@@ -28,16 +31,21 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<u8> {
     isoforge_exec::cancel::install()?;
     let progress = Progress::new(args.verbose);
-    let cfg = LockConfig::load(&args.config)?;
+    let cfgs = args
+        .flavors
+        .selected(&args.config)?
+        .iter()
+        .map(|f| LockConfig::load_flavor(&args.config, f.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
     let cache = locking::open_cache(args.cache_dir.as_deref())?;
-    let mut whiches = vec![Which::Image];
+    let mut jobs: Vec<(&LockConfig, Which)> = cfgs.iter().map(|c| (c, Which::Image)).collect();
     if !args.image_only {
-        whiches.push(Which::Builder);
+        jobs.push((&cfgs[0], Which::Builder));
     }
-    for which in whiches {
+    for (cfg, which) in jobs {
         let lock = cfg.load_lock(which)?;
-        let stage = progress.stage(format!("fetch: {}", which.file()));
-        let r = locking::fetch(&cfg, &lock, &cache, &stage)?;
+        let stage = progress.stage(format!("fetch: {}", cfg.file(which)));
+        let r = locking::fetch(cfg, &lock, &cache, &stage)?;
         for (label, actual) in &r.corrupt {
             progress.note(format!(
                 "the cached {label} was corrupt (sha256 {actual}); deleted and fetched again"

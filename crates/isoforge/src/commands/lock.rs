@@ -1,11 +1,13 @@
 //! `isoforge lock`: resolve the profile's whole package set (and the builder's) and pin it
-//! by content in `config/packages.lock` and `config/builder.lock`.
+//! by content in `config/packages-<flavor>.lock` (`packages.lock` for a profile without
+//! flavors) and `config/builder.lock`.
 
 use std::path::PathBuf;
 
 use isoforge_build::locking::{self, LockConfig, Which};
 use isoforge_exec::Progress;
 
+use crate::commands::FlavorArgs;
 use crate::exit;
 
 #[derive(clap::Args)]
@@ -13,6 +15,8 @@ pub struct Args {
     /// Configuration directory.
     #[arg(long, default_value = "config", value_name = "DIR")]
     pub config: PathBuf,
+    #[command(flatten)]
+    pub flavors: FlavorArgs,
     /// Do not resolve: check that the locks match the configuration and that every locked
     /// package is in the cache or can still be fetched (exit 0 yes, 1 no, 2 error).
     #[arg(long)]
@@ -29,16 +33,26 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<u8> {
     isoforge_exec::cancel::install()?;
     let progress = Progress::new(args.verbose);
-    let cfg = LockConfig::load(&args.config)?;
+    let cfgs = args
+        .flavors
+        .selected(&args.config)?
+        .iter()
+        .map(|f| LockConfig::load_flavor(&args.config, f.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
     if args.check {
-        return check(&cfg, &args, &progress);
+        return check(&cfgs, &args, &progress);
     }
-    let debian = locking::debian_source(&cfg.pin, &cfg.profile.suite, &progress);
+    let debian = locking::debian_source(&cfgs[0].pin, &cfgs[0].profile.suite, &progress);
     let work = tempfile::Builder::new()
         .prefix("isoforge-lock-")
         .tempdir()?;
-    for which in [Which::Image, Which::Builder] {
-        let lock = locking::resolve(&cfg, which, &debian, work.path(), &progress)?;
+    // Each flavor's image lock, then the builder's (shared by every flavor).
+    let jobs = cfgs
+        .iter()
+        .map(|c| (c, Which::Image))
+        .chain([(&cfgs[0], Which::Builder)]);
+    for (cfg, which) in jobs {
+        let lock = locking::resolve(cfg, which, &debian, work.path(), &progress)?;
         let path = cfg.path(which);
         let before = std::fs::read_to_string(&path).ok();
         let text = lock.render();
@@ -58,10 +72,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-fn check(cfg: &LockConfig, args: &Args, progress: &Progress) -> anyhow::Result<u8> {
+fn check(cfgs: &[LockConfig], args: &Args, progress: &Progress) -> anyhow::Result<u8> {
     let cache = locking::open_cache(args.cache_dir.as_deref())?;
     let mut problems = Vec::new();
-    for which in [Which::Image, Which::Builder] {
+    let jobs = cfgs
+        .iter()
+        .map(|c| (c, Which::Image))
+        .chain([(&cfgs[0], Which::Builder)]);
+    for (cfg, which) in jobs {
         let lock = match cfg.load_lock(which) {
             Ok(l) => l,
             Err(e) => {
@@ -69,7 +87,7 @@ fn check(cfg: &LockConfig, args: &Args, progress: &Progress) -> anyhow::Result<u
                 continue;
             }
         };
-        let stage = progress.stage(format!("lock --check: {}", which.file()));
+        let stage = progress.stage(format!("lock --check: {}", cfg.file(which)));
         let missing = isoforge_cache::available(
             &cache,
             &cfg.items(&lock),
@@ -87,11 +105,12 @@ fn check(cfg: &LockConfig, args: &Args, progress: &Progress) -> anyhow::Result<u
                 .map(|(l, why)| format!("{l} ({why})"))
                 .collect();
             problems.push(format!(
-                "{}: {} locked packages are neither in the cache nor fetchable: {}{}; run `isoforge lock` to re-pin",
+                "{}: {} locked packages are neither in the cache nor fetchable: {}{}; run `{}` to re-pin",
                 cfg.path(which).display(),
                 missing.len(),
                 shown.join(", "),
-                if missing.len() > 5 { ", …" } else { "" }
+                if missing.len() > 5 { ", …" } else { "" },
+                cfg.lock_command()
             ));
         }
     }

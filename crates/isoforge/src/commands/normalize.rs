@@ -76,7 +76,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let (table, mksquashfs_options) = match &args.config {
         Some(c) => (
             isoforge_offenders::Table::load(c)?,
-            isoforge_inputs::Profile::load(c)?.mksquashfs_options,
+            // The default flavor's options, where the profile has flavors.
+            isoforge_inputs::Profile::load(c, isoforge_inputs::flavors::select(c, None)?.as_ref())?
+                .mksquashfs_options,
         ),
         None => (
             isoforge_offenders::Table::builtin(),

@@ -1,4 +1,5 @@
-//! `isoforge pins [--check]`: every pinned input of a build, and whether it really is pinned.
+//! `isoforge pins [--check]`: every pinned input of a build, and whether it really is pinned,
+//! for every flavor of the profile.
 
 use std::path::PathBuf;
 
@@ -15,7 +16,7 @@ pub struct Args {
     pub config: PathBuf,
     /// Exit 1 naming each input that is not pinned (no lock, a lock that no longer matches
     /// the profile, a tag-only or missing BUILDER_IMAGE, a missing or malformed snapshot
-    /// pin); 0 when everything is pinned, 2 on error.
+    /// pin), for every flavor; 0 when everything is pinned, 2 on error.
     #[arg(long)]
     pub check: bool,
 }
@@ -27,9 +28,28 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         "{}: no such configuration directory; pass --config DIR",
         dir.display()
     );
-    let profile = Profile::load(dir)?;
+    // Every flavor: each has its own packages and lock.
+    let profiles = isoforge_inputs::flavors::all(dir)?
+        .into_iter()
+        .map(|f| Profile::load(dir, f.as_ref()).map(|p| (f, p)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let profile = &profiles[0].1;
     let mut unpinned: Vec<String> = Vec::new();
     let row = |k: &str, v: &str| println!("{k:<18} {v}");
+    if profiles[0].0.is_some() {
+        let names: Vec<&str> = profiles
+            .iter()
+            .filter_map(|(f, _)| f.as_ref().map(|f| f.name.as_str()))
+            .collect();
+        row(
+            "flavors",
+            &format!(
+                "{} (default {})",
+                names.join(", "),
+                profile.default_flavor.as_deref().unwrap_or("none")
+            ),
+        );
+    }
 
     match isoforge_inputs::Source::discover(dir) {
         Ok(s) => {
@@ -87,7 +107,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             None
         }
     };
-    for l in &profile.package_lists {
+    let mut lists: Vec<&isoforge_inputs::PackageList> = Vec::new();
+    for l in profiles.iter().flat_map(|(_, p)| &p.package_lists) {
+        if !lists.iter().any(|s| s.rel == l.rel) {
+            lists.push(l);
+        }
+    }
+    for l in lists {
         row(
             "package list",
             &format!(
@@ -109,12 +135,22 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
     }
 
-    for which in [Which::Image, Which::Builder] {
-        let path = dir.join(which.file());
-        let label = which.file();
+    // Each flavor's image lock, then the builder's (one for every flavor).
+    let jobs = profiles
+        .iter()
+        .map(|(f, p)| (f.as_ref(), p, Which::Image))
+        .chain([(profiles[0].0.as_ref(), profile, Which::Builder)]);
+    for (flavor, profile, which) in jobs {
+        let label = which.file(flavor);
+        let path = dir.join(&label);
+        let label = label.as_str();
+        let relock = match (flavor, which) {
+            (Some(f), Which::Image) => format!("isoforge lock --flavor {}", f.name),
+            _ => "isoforge lock".to_string(),
+        };
         if !path.exists() {
             row(label, "MISSING");
-            unpinned.push(format!("{}: no lock; run `isoforge lock`", path.display()));
+            unpinned.push(format!("{}: no lock; run `{relock}`", path.display()));
             continue;
         }
         let lock = match Lock::load(&path) {
@@ -127,10 +163,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         };
         let expected = match (which, &pin, &builder) {
             (Which::Image, Some(p), _) => {
-                Some(isoforge_lock::plan::image_inputs(&profile, p, &repos))
+                Some(isoforge_lock::plan::image_inputs(profile, p, &repos))
             }
             (Which::Builder, Some(p), Some(b)) => {
-                Some(isoforge_lock::plan::builder_inputs(&profile, p, b))
+                Some(isoforge_lock::plan::builder_inputs(profile, p, b))
             }
             _ => None,
         };
@@ -139,7 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             Some(e) => {
                 let d = lock.inputs.differences(&e).join("; ");
                 unpinned.push(format!(
-                    "{}: no longer matches the configuration ({d}); run `isoforge lock`",
+                    "{}: no longer matches the configuration ({d}); run `{relock}`",
                     path.display()
                 ));
                 format!("STALE ({d})")

@@ -38,7 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             // Only a parsed (checked, hex) commit names the directory, and it is removed
             // beneath `rebuild/` only.
             let name = recorded.build_id();
-            isoforge_fs::Dir::create(Path::new("rebuild"))?.remove_tree(name)?;
+            isoforge_fs::Dir::create(Path::new("rebuild"))?.remove_tree(&name)?;
             PathBuf::from("rebuild").join(name)
         }
     };

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use isoforge_exec::Progress;
 
+use crate::commands::FlavorArgs;
 use crate::exit;
 
 #[derive(clap::Args)]
@@ -11,6 +12,8 @@ pub struct Args {
     /// Configuration directory (inside the git repository whose HEAD is built).
     #[arg(long, default_value = "config", value_name = "DIR")]
     pub config: PathBuf,
+    #[command(flatten)]
+    pub flavors: FlavorArgs,
     /// Where `<build-id>/build-a`, `build-b` and `verification.log` are written.
     #[arg(long, default_value = "verify", value_name = "DIR")]
     pub dir: PathBuf,
@@ -35,17 +38,35 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<u8> {
     isoforge_exec::cancel::install()?;
     let progress = Progress::new(args.verbose);
+    // Each flavor in turn; the worst verdict is the exit status.
+    let mut worst = exit::OK;
+    let flavors = args.flavors.selected(&args.config)?;
+    if flavors.len() > 1 {
+        // A bad flavor stops the run before the others are verified.
+        for flavor in &flavors {
+            isoforge_build::check_inputs(&args.config, args.allow_dirty, flavor.as_deref())?;
+        }
+    }
+    for flavor in flavors {
+        let code = verify_one(&args, flavor, &progress)?;
+        worst = worst.max(code);
+    }
+    Ok(worst)
+}
+
+fn verify_one(args: &Args, flavor: Option<String>, progress: &Progress) -> anyhow::Result<u8> {
     let report = isoforge_verify::verify(
         &isoforge_verify::Options {
-            config_dir: args.config,
-            verify_root: args.dir,
-            output_root: args.output,
+            config_dir: args.config.clone(),
+            verify_root: args.dir.clone(),
+            output_root: args.output.clone(),
             force: args.force,
             allow_dirty: args.allow_dirty,
             verbose: args.verbose,
-            runtime: args.runtime,
+            flavor,
+            runtime: args.runtime.clone(),
         },
-        &progress,
+        progress,
     )?;
     println!();
     if let Some(t) = &report.tools_changed {

@@ -15,16 +15,14 @@ pub struct Repo {
 }
 
 impl Repo {
-    /// A repository with the workspace's `config/` committed.
+    /// A repository with the workspace's `config/` (flavors and all) committed.
     pub fn with_default_profile() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config");
-        std::fs::create_dir_all(&config).unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-        for e in std::fs::read_dir(src).unwrap() {
-            let e = e.unwrap();
-            std::fs::copy(e.path(), config.join(e.file_name())).unwrap();
-        }
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config"),
+            &config,
+        );
         std::fs::write(dir.path().join(".gitignore"), "/output\n").unwrap();
         let repo = Self { dir };
         repo.git(&["init", "-q"]);
@@ -72,11 +70,11 @@ impl Repo {
         std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     }
 
-    /// Drops libc6 from `packages.lock` (its header still matching the profile): the build
-    /// gets past every check and the output staging, then mmdebstrap fails quickly (apt
-    /// cannot satisfy the essential set from the local repository).
+    /// Drops libc6 from the default flavor's lock (its header still matching the profile):
+    /// the build gets past every check and the output staging, then mmdebstrap fails
+    /// quickly (apt cannot satisfy the essential set from the local repository).
     pub fn break_lock(&self) {
-        let lock = self.config().join("packages.lock");
+        let lock = self.config().join(DEFAULT_LOCK);
         let text = std::fs::read_to_string(&lock).unwrap();
         let without: String = text
             .lines()
@@ -108,6 +106,23 @@ impl Repo {
             .collect();
         v.sort();
         v
+    }
+}
+
+/// The committed profile's default flavor and its lock.
+pub const DEFAULT_FLAVOR: &str = "cli";
+pub const DEFAULT_LOCK: &str = "packages-cli.lock";
+
+/// Copies a directory of plain files and directories (the committed `config/`).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
     }
 }
 
