@@ -355,7 +355,7 @@ impl Engine<'_> {
             (Opener::Squashfs(ra), Opener::Squashfs(rb)) => {
                 let matched: Vec<(usize, usize)> =
                     pairs.iter().filter_map(|p| Some((p.0?, p.1?))).collect();
-                crate::squash::verdicts(&matched, &pa.entries, &pb.entries, ra, rb, runs)
+                crate::squash::verdicts(&matched, &pa.entries, &pb.entries, ra, rb, runs).same
             }
             _ => HashMap::new(),
         };
