@@ -276,17 +276,22 @@ impl Engine<'_> {
             }
         }
         let (na, nb) = self.members(node, &pa, &pb, a, b, runs, depth);
+        // Members (and their metadata) are done with: let them go before the tables. (Fields
+        // left behind by a destructuring `..` would live until the end of this function.)
         let Parsed {
             layout: la,
             derived: da,
+            entries,
             ..
         } = pa;
+        drop(entries);
         let Parsed {
             layout: lb,
             derived: db,
+            entries,
             ..
         } = pb;
-        // Members (and their metadata) are done with: let them go before the tables.
+        drop(entries);
         self.derived(node, da, db, depth);
         Some((
             LayoutTree {
