@@ -26,6 +26,10 @@ enum Stored {
     },
 }
 
+/// A file whose tail must be decompressed: entry index in A, `(fragment, offset)` in A and in
+/// B, length.
+type Tail = (usize, (u32, u32), (u32, u32), usize);
+
 /// What [`verdicts`] decided, and what it cost.
 pub struct Verdicts {
     /// `entry index in A -> same content` for every matched pair of squashfs files.
@@ -57,7 +61,7 @@ pub fn verdicts(
         })
         .collect();
     let mut out = HashMap::with_capacity(stored.len());
-    let mut tails = Vec::new();
+    let mut tails: Vec<Tail> = Vec::new();
     for (i, s) in stored {
         match s {
             Stored::Equal => {
@@ -93,13 +97,25 @@ pub fn verdicts(
     });
     tails.sort_unstable_by_key(|t| t.1);
     // A few contiguous ranges per thread: tails are uneven (a range where the sides' fragment
-    // orders part costs more), and each boundary costs at most one block per side again.
-    let chunk = tails
+    // orders part costs more). Ranges end where A's fragment block changes, so each of A's
+    // blocks is decompressed once, and each of B's at most once more per range boundary.
+    let target = tails
         .len()
         .div_ceil(rayon::current_num_threads() * 4)
         .max(1);
-    let compared: Vec<(Vec<(usize, bool)>, usize)> = tails
-        .par_chunks(chunk)
+    let mut parts: Vec<&[Tail]> = Vec::new();
+    let mut rest = &tails[..];
+    while !rest.is_empty() {
+        let mut end = target.min(rest.len());
+        while end < rest.len() && rest[end].1.0 == rest[end - 1].1.0 {
+            end += 1;
+        }
+        let (part, r) = rest.split_at(end);
+        parts.push(part);
+        rest = r;
+    }
+    let compared: Vec<(Vec<(usize, bool)>, usize)> = parts
+        .into_par_iter()
         .map(|part| {
             let (mut ca, mut cb) = (Blocks::new(ra, 2), Blocks::new(rb, 2));
             let v = part
