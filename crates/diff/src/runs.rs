@@ -195,14 +195,11 @@ pub fn diff_chunk(a: &[u8], b: &[u8], base: u64, out: &mut Builder) {
     let (wa, wb) = (a.chunks_exact(W), b.chunks_exact(W));
     let tail = wa.remainder().len();
     for (k, (x, y)) in wa.zip(wb).enumerate() {
-        let w = u64::from_le_bytes(x.try_into().unwrap_or_default())
-            ^ u64::from_le_bytes(y.try_into().unwrap_or_default());
+        let w = word(x) ^ word(y);
         if w == 0 {
             continue;
         }
-        // High bit of each byte of `nonzero`: that byte differs.
-        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-        let nonzero = ((w & LOW7).wrapping_add(LOW7) | w) & !LOW7;
+        let nonzero = nonzero_bytes(w);
         let p = k * W;
         let first = p + nonzero.trailing_zeros() as usize / 8;
         let last = p + (63 - nonzero.leading_zeros() as usize) / 8;
@@ -218,6 +215,27 @@ pub fn diff_chunk(a: &[u8], b: &[u8], base: u64, out: &mut Builder) {
     }
 }
 
+/// High bit of each byte of the result: that byte of `w` is not zero.
+fn nonzero_bytes(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    ((w & LOW7).wrapping_add(LOW7) | w) & !LOW7
+}
+
+fn word(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b.try_into().unwrap_or_default())
+}
+
+/// Number of positions where `a` and `b` (equal lengths) differ.
+fn count_differing(a: &[u8], b: &[u8]) -> u64 {
+    let (wa, wb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ta, tb) = (wa.remainder(), wb.remainder());
+    let words: u64 = wa
+        .zip(wb)
+        .map(|(x, y)| u64::from(nonzero_bytes(word(x) ^ word(y)).count_ones()))
+        .sum();
+    words + ta.iter().zip(tb).filter(|(x, y)| x != y).count() as u64
+}
+
 /// Exact number of differing bytes of `r` (bytes past one side's end count as differing).
 pub fn count_diff(a: &dyn ReadAt, b: &dyn ReadAt, r: Range<u64>) -> io::Result<u64> {
     let (la, lb) = (a.size(), b.size());
@@ -230,7 +248,7 @@ pub fn count_diff(a: &dyn ReadAt, b: &dyn ReadAt, r: Range<u64>) -> io::Result<u
         let k = (common_end - pos).min(CHUNK as u64) as usize;
         read_exact_at(a, pos, &mut ba[..k])?;
         read_exact_at(b, pos, &mut bb[..k])?;
-        n += ba[..k].iter().zip(&bb[..k]).filter(|(x, y)| x != y).count() as u64;
+        n += count_differing(&ba[..k], &bb[..k]);
         pos += k as u64;
     }
     Ok(n)
@@ -359,6 +377,8 @@ mod tests {
             let mut w = Builder::new();
             diff_chunk(&a, &b, base, &mut w);
             assert_eq!(w.finish(0, 0).runs, bytewise(&a, &b, base), "case {case}");
+            let n = a.iter().zip(&b).filter(|(x, y)| x != y).count() as u64;
+            assert_eq!(count_differing(&a, &b), n, "case {case}");
         }
     }
 
