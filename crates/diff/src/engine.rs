@@ -398,6 +398,8 @@ impl Engine<'_> {
                 ),
                 (None, None) => (None, None),
             })
+            // Most members are equal: keep only the others (a `Member` is large).
+            .filter(|m| m.0.is_some() || m.1.is_some())
             .collect();
         let (mut na, mut nb) = (Vec::new(), Vec::new());
         for (n, nested) in results {
