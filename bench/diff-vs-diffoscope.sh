@@ -134,8 +134,9 @@ iw, ir = gtime(f"{out}/isoforge.time")
 print(f"isoforge:   {iw:9.2f} s wall, {ir/1024:9.1f} MiB peak RSS")
 if dstatus >= 0:
     dw, dr = gtime(f"{out}/diffoscope.time")
-    print(f"diffoscope: {dw:9.2f} s wall, {dr/1024:9.1f} MiB peak RSS" + ("  (TIMED OUT)" if dstatus == 124 else ""))
-    print(f"speed-up:   {dw/iw:9.1f}x   (goal >= 25x)")
+    failed = "" if dstatus in (0, 1) else ("  (TIMED OUT)" if dstatus == 124 else f"  (FAILED, exit status {dstatus}: no report)")
+    print(f"diffoscope: {dw:9.2f} s wall, {dr/1024:9.1f} MiB peak RSS" + failed)
+    print(f"speed-up:   {dw/iw:9.1f}x   (goal >= 25x)" + ("  (diffoscope did not finish: a lower bound)" if failed else ""))
     print(f"memory:     {ir/dr:9.3f} of diffoscope's peak (goal <= 0.25)")
 else:
     print("diffoscope: not run (--diffoscope runs it)")
