@@ -4,9 +4,9 @@
 # caching intermediate outputs under bench/results/ (git-ignored).
 #
 # Two pairs:
-#   small (default)  bookworm minbase + kernel + live-boot: rootfs ~680 MB, ISO ~210 MB.
-#   --desktop        the same plus an Xfce desktop, Firefox and LibreOffice: rootfs ~1.6 GB,
-#                    ISO ~500 MB, in bench/results/desktop/. diffoscope needs ~12 GB here, so
+#   small (default)  bookworm minbase + kernel + live-boot: rootfs tar 680 MB, ISO 195 MB.
+#   --desktop        the same plus Xfce, Firefox, LibreOffice and GIMP: rootfs tar 2.4 GB,
+#                    ISO 675 MB, in bench/results/desktop/. diffoscope needs > 14 GB here, so
 #                    it runs only with --diffoscope (niced). Its address space is capped at 14 GiB.
 #
 # The two ISOs differ in a few files inside the squashfs (planted below) and in boot
