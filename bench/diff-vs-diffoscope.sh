@@ -10,9 +10,10 @@
 #                    it runs only with --diffoscope (niced). Its address space is capped at 14 GiB.
 #
 # The two ISOs differ in a few files inside the squashfs (planted below) and in boot
-# metadata (grub-mkrescue writes a random FAT serial and wall-clock dates). B has one more
-# small file early in the fragment order (/etc/nvme/hostid) and a longer /etc/machine-id, so
-# every later fragment block is packed differently (the costly case for a diff).
+# metadata (grub-mkrescue writes a random FAT serial and wall-clock dates). B's
+# /etc/machine-id is longer (early in the fragment order, so every later fragment block is
+# packed differently: the costly case for a diff) and /etc/nvme/hostid is new (small pair)
+# or changed (desktop pair, where nvme-cli writes one).
 #
 # Prints wall time and peak RSS (GNU time) of both tools, the ratios, and checks that every
 # differing path diffoscope reports also appears in isoforge's JSON report.
