@@ -52,6 +52,40 @@ struct Flat {
 struct Side<'a> {
     spans: Vec<Flat>,
     trees: Vec<(&'a LayoutTree, Vec<String>)>,
+    /// Only spans touching a differing run are kept: the others can never name a byte.
+    runs: &'a Runs,
+    /// A first pass only counts the spans kept, so that `spans` is allocated once, exactly.
+    counting: bool,
+    count: usize,
+}
+
+impl<'a> Side<'a> {
+    fn new(tree: &'a LayoutTree, runs: &'a Runs) -> Self {
+        let mut side = Side {
+            spans: Vec::new(),
+            trees: Vec::new(),
+            runs,
+            counting: true,
+            count: 0,
+        };
+        flatten(tree, None, 0, Vec::new(), &mut side);
+        side.spans = Vec::with_capacity(side.count);
+        side.trees.clear();
+        side.counting = false;
+        flatten(tree, None, 0, Vec::new(), &mut side);
+        side
+    }
+
+    fn push(&mut self, start: u64, end: u64, f: impl Fn(u64, u64) -> Flat) {
+        if end <= start || !self.runs.intersects(&(start..end)) {
+            return;
+        }
+        if self.counting {
+            self.count += 1;
+        } else {
+            self.spans.push(f(start, end));
+        }
+    }
 }
 
 fn flatten<'a>(
@@ -67,25 +101,19 @@ fn flatten<'a>(
         if end <= start {
             return;
         }
+        let flat = |start, end| Flat {
+            start,
+            end,
+            depth,
+            tree: t,
+            structure,
+            field,
+        };
         match map {
-            None => side.spans.push(Flat {
-                start,
-                end,
-                depth,
-                tree: t,
-                structure,
-                field,
-            }),
+            None => side.push(start, end, flat),
             Some(ext) => {
                 for r in map_range(ext, start..end) {
-                    side.spans.push(Flat {
-                        start: r.start,
-                        end: r.end,
-                        depth,
-                        tree: t,
-                        structure,
-                        field,
-                    });
+                    side.push(r.start, r.end, flat);
                 }
             }
         }
@@ -119,12 +147,6 @@ fn flatten<'a>(
     }
 }
 
-/// Structures plus fields in a tree (the spans `flatten` makes, before extent splitting).
-fn span_count(t: &LayoutTree) -> usize {
-    let own: usize = t.layout.structures.iter().map(|s| 1 + s.fields.len()).sum();
-    own + t.nested.iter().map(|n| span_count(&n.tree)).sum::<usize>()
-}
-
 /// Maps `r` (in the coordinates of a window made of `ext`) to ranges of the underlying stream.
 fn map_range(ext: &[Range<u64>], r: Range<u64>) -> Vec<Range<u64>> {
     let mut out = Vec::new();
@@ -153,7 +175,9 @@ struct Sweeper {
 
 impl Sweeper {
     fn new(mut spans: Vec<Flat>) -> Self {
-        spans.sort_by_key(|s| s.start);
+        // The order `flatten` made them in, among spans that start together (ties in the heap
+        // go to the later one), without the scratch buffer of a stable sort.
+        spans.sort_unstable_by_key(|s| (s.start, s.tree, s.structure, s.field.wrapping_add(1)));
         Self {
             spans,
             next: 0,
@@ -217,16 +241,8 @@ pub fn attribute(
     hctx: &HintCtx,
 ) -> io::Result<ByteReport> {
     // Sized exactly: on large tables these vectors are the biggest allocation of a run.
-    let mut sa = Side {
-        spans: Vec::with_capacity(span_count(a)),
-        trees: Vec::new(),
-    };
-    let mut sb = Side {
-        spans: Vec::with_capacity(span_count(b)),
-        trees: Vec::new(),
-    };
-    flatten(a, None, 0, Vec::new(), &mut sa);
-    flatten(b, None, 0, Vec::new(), &mut sb);
+    let mut sa = Side::new(a, runs);
+    let mut sb = Side::new(b, runs);
     let (trees_a, trees_b) = (std::mem::take(&mut sa.trees), std::mem::take(&mut sb.trees));
     let mut swa = Sweeper::new(sa.spans);
     let mut swb = Sweeper::new(sb.spans);

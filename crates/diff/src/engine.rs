@@ -276,17 +276,22 @@ impl Engine<'_> {
             }
         }
         let (na, nb) = self.members(node, &pa, &pb, a, b, runs, depth);
+        // Members (and their metadata) are done with: let them go before the tables. (Fields
+        // left behind by a destructuring `..` would live until the end of this function.)
         let Parsed {
             layout: la,
             derived: da,
+            entries,
             ..
         } = pa;
+        drop(entries);
         let Parsed {
             layout: lb,
             derived: db,
+            entries,
             ..
         } = pb;
-        // Members (and their metadata) are done with: let them go before the tables.
+        drop(entries);
         self.derived(node, da, db, depth);
         Some((
             LayoutTree {
@@ -355,7 +360,7 @@ impl Engine<'_> {
             (Opener::Squashfs(ra), Opener::Squashfs(rb)) => {
                 let matched: Vec<(usize, usize)> =
                     pairs.iter().filter_map(|p| Some((p.0?, p.1?))).collect();
-                crate::squash::verdicts(&matched, &pa.entries, &pb.entries, ra, rb, runs)
+                crate::squash::verdicts(&matched, &pa.entries, &pb.entries, ra, rb, runs).same
             }
             _ => HashMap::new(),
         };
@@ -401,6 +406,8 @@ impl Engine<'_> {
                 ),
                 (None, None) => (None, None),
             })
+            // Most members are equal: keep only the others (a `Member` is large).
+            .filter(|m| m.0.is_some() || m.1.is_some())
             .collect();
         let (mut na, mut nb) = (Vec::new(), Vec::new());
         for (n, nested) in results {

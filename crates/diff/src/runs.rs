@@ -170,36 +170,70 @@ pub fn compare(a: &dyn ReadAt, b: &dyn ReadAt) -> io::Result<Runs> {
 }
 
 /// Appends the differing runs of two equal-length slices starting at `base`.
+///
+/// Works a word (8 bytes) at a time: where data moved, nearly every byte differs, and this
+/// loop sees every byte of the image.
 pub fn diff_chunk(a: &[u8], b: &[u8], base: u64, out: &mut Builder) {
     if a == b {
         return;
     }
     const W: usize = 8;
-    let mut i = 0usize;
-    let n = a.len();
-    while i < n {
-        // Skip equal words quickly.
-        if i + W <= n && a[i..i + W] == b[i..i + W] {
-            i += W;
-            continue;
+    // The run being built: first and last differing byte (relative to `a`), differing bytes.
+    let mut run: Option<(usize, usize, u64)> = None;
+    let mut add = |first: usize, last: usize, count: u64, out: &mut Builder| match &mut run {
+        Some((_, l, c)) if first as u64 <= *l as u64 + 1 + MERGE_GAP => {
+            *l = last;
+            *c += count;
         }
-        if a[i] == b[i] {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let mut count = 0u64;
-        let mut last = i;
-        while i < n && (i - last) as u64 <= MERGE_GAP {
-            if a[i] != b[i] {
-                count += 1;
-                last = i;
+        r => {
+            if let Some((s, l, c)) = r.take() {
+                out.push_run(base + s as u64, base + l as u64 + 1, c);
             }
-            i += 1;
+            *r = Some((first, last, count));
         }
-        out.push_run(base + start as u64, base + last as u64 + 1, count);
-        i = last + 1;
+    };
+    let (wa, wb) = (a.chunks_exact(W), b.chunks_exact(W));
+    let tail = wa.remainder().len();
+    for (k, (x, y)) in wa.zip(wb).enumerate() {
+        let w = word(x) ^ word(y);
+        if w == 0 {
+            continue;
+        }
+        let nonzero = nonzero_bytes(w);
+        let p = k * W;
+        let first = p + nonzero.trailing_zeros() as usize / 8;
+        let last = p + (63 - nonzero.leading_zeros() as usize) / 8;
+        add(first, last, u64::from(nonzero.count_ones()), out);
     }
+    for i in a.len() - tail..a.len() {
+        if a[i] != b[i] {
+            add(i, i, 1, out);
+        }
+    }
+    if let Some((s, l, c)) = run {
+        out.push_run(base + s as u64, base + l as u64 + 1, c);
+    }
+}
+
+/// High bit of each byte of the result: that byte of `w` is not zero.
+fn nonzero_bytes(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    ((w & LOW7).wrapping_add(LOW7) | w) & !LOW7
+}
+
+fn word(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b.try_into().unwrap_or_default())
+}
+
+/// Number of positions where `a` and `b` (equal lengths) differ.
+fn count_differing(a: &[u8], b: &[u8]) -> u64 {
+    let (wa, wb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ta, tb) = (wa.remainder(), wb.remainder());
+    let words: u64 = wa
+        .zip(wb)
+        .map(|(x, y)| u64::from(nonzero_bytes(word(x) ^ word(y)).count_ones()))
+        .sum();
+    words + ta.iter().zip(tb).filter(|(x, y)| x != y).count() as u64
 }
 
 /// Exact number of differing bytes of `r` (bytes past one side's end count as differing).
@@ -214,7 +248,7 @@ pub fn count_diff(a: &dyn ReadAt, b: &dyn ReadAt, r: Range<u64>) -> io::Result<u
         let k = (common_end - pos).min(CHUNK as u64) as usize;
         read_exact_at(a, pos, &mut ba[..k])?;
         read_exact_at(b, pos, &mut bb[..k])?;
-        n += ba[..k].iter().zip(&bb[..k]).filter(|(x, y)| x != y).count() as u64;
+        n += count_differing(&ba[..k], &bb[..k]);
         pos += k as u64;
     }
     Ok(n)
@@ -299,6 +333,53 @@ mod tests {
                 differing: 1
             }]
         );
+    }
+
+    /// The byte-at-a-time definition: differing bytes separated by at most `MERGE_GAP` equal
+    /// bytes are one run.
+    fn bytewise(a: &[u8], b: &[u8], base: u64) -> Vec<Run> {
+        let mut out = Builder::new();
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            if x != y {
+                out.push_run(base + i as u64, base + i as u64 + 1, 1);
+            }
+        }
+        out.finish(0, 0).runs
+    }
+
+    #[test]
+    fn word_scan_matches_the_bytewise_definition() {
+        // xorshift: sparse, dense and gap-of-exactly-MERGE_GAP patterns at every alignment.
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for case in 0..400 {
+            let n = (rnd() % 300) as usize;
+            let a: Vec<u8> = (0..n).map(|_| rnd() as u8).collect();
+            let mut b = a.clone();
+            let density = rnd() % 4;
+            for (i, v) in b.iter_mut().enumerate() {
+                let flip = match density {
+                    0 => rnd() % 40 == 0,
+                    1 => rnd() % 3 == 0,
+                    2 => i % (MERGE_GAP as usize + 1 + case % 3) == 0,
+                    _ => rnd() % 256 != 0,
+                };
+                if flip {
+                    *v ^= 1 + (rnd() % 255) as u8;
+                }
+            }
+            let base = rnd() % 1000;
+            let mut w = Builder::new();
+            diff_chunk(&a, &b, base, &mut w);
+            assert_eq!(w.finish(0, 0).runs, bytewise(&a, &b, base), "case {case}");
+            let n = a.iter().zip(&b).filter(|(x, y)| x != y).count() as u64;
+            assert_eq!(count_differing(&a, &b), n, "case {case}");
+        }
     }
 
     #[test]

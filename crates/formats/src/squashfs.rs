@@ -1105,6 +1105,8 @@ impl Walk<'_> {
             self.inode_paths.insert(pos, path.to_string());
         }
         let kind = EntryKind::from_mode(mode);
+        // One entry per inode is kept for the whole comparison: no spare capacity.
+        meta.shrink_to_fit();
         self.img.entries.push(Entry {
             path: path.to_string(),
             kind,
