@@ -1,5 +1,9 @@
 //! mmdebstrap: the profile's packages installed into a directory, reproducibly (with
 //! SOURCE_DATE_EPOCH set, mmdebstrap clamps times and cleans its own traces).
+//!
+//! dpkg runs with `force-unsafe-io` (no fsync per unpacked file): a failed build throws its
+//! rootfs away anyway. It is set by a hook for the build only (`--dpkgopt` would stay in the
+//! image as `/etc/dpkg/dpkg.cfg.d/99mmdebstrap`), so the image does not change.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -9,6 +13,9 @@ use isoforge_inputs::Profile;
 
 use crate::packages::Installed;
 use crate::{Error, io_err};
+
+/// dpkg's configuration file that turns off fsync while the image is built, removed at the end.
+const UNSAFE_IO: &str = "etc/dpkg/dpkg.cfg.d/isoforge-unsafe-io";
 
 /// Installs `profile`'s packages from the apt source lines `sources` (the local repository of
 /// the lock) into `target` (which must not exist yet).
@@ -27,6 +34,10 @@ pub fn run(
         .arg(format!("--architectures={}", profile.architecture))
         .arg(format!("--components={}", profile.components.join(",")))
         .arg(format!("--include={}", profile.packages.join(",")))
+        .arg(format!(
+            "--setup-hook=mkdir -p \"$1/etc/dpkg/dpkg.cfg.d\" && echo force-unsafe-io > \"$1/{UNSAFE_IO}\""
+        ))
+        .arg(format!("--customize-hook=rm -f \"$1/{UNSAFE_IO}\""))
         .arg(&profile.suite)
         .arg(target)
         .args(sources);
