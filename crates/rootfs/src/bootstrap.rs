@@ -3,7 +3,8 @@
 //!
 //! dpkg runs with `force-unsafe-io` (no fsync per unpacked file): a failed build throws its
 //! rootfs away anyway. It is set by a hook for the build only (`--dpkgopt` would stay in the
-//! image as `/etc/dpkg/dpkg.cfg.d/99mmdebstrap`), so the image does not change.
+//! image as `/etc/dpkg/dpkg.cfg.d/99mmdebstrap`), and its directory gets its time back, so
+//! the image does not change (same ISO sha256 with and without it).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -37,7 +38,10 @@ pub fn run(
         .arg(format!(
             "--setup-hook=mkdir -p \"$1/etc/dpkg/dpkg.cfg.d\" && echo force-unsafe-io > \"$1/{UNSAFE_IO}\""
         ))
-        .arg(format!("--customize-hook=rm -f \"$1/{UNSAFE_IO}\""))
+        // The directory keeps the time dpkg gave it (the package's), as if the file never was.
+        .arg(format!(
+            "--customize-hook=d=\"$1/{UNSAFE_IO}\"; t=$(stat -c %Y \"${{d%/*}}\"); rm -f \"$d\"; touch -m -d \"@$t\" \"${{d%/*}}\""
+        ))
         .arg(&profile.suite)
         .arg(target)
         .args(sources);
