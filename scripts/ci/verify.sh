@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CI job `verify`: `isoforge verify` with the pinned builder (--runtime chroot): builds A and B
+# CI job `verify`: `isoforge verify --strict` (every variation applied, none skipped) with the
+# pinned builder (--runtime chroot): builds A and B
 # under $WORKSPACE/<build-id>/build-a and build-b. Leaves, for the upload steps:
 #   ci-output/   the verified output directory (ISO, SHA256SUMS, BUILD_INFO, provenance)
 #   ci-reports/  on failure: verification.log and the isoforge diff reports (txt, html, json)
@@ -13,7 +14,7 @@ output="$top/output"
 rm -rf "$top/ci-output" "$top/ci-reports"
 status=0
 "$bin" verify --config config --runtime "${ISOFORGE_CI_RUNTIME:-chroot}" --dir "$dir" \
-  --output "$output" --force "$@" || status=$?
+  --output "$output" --force --strict "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   mkdir -p "$top/ci-reports"
   for f in "$dir/$build_id"/verification.log "$dir/$build_id"/*.diff.{txt,html,json}; do

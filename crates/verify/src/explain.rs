@@ -26,7 +26,8 @@ pub struct Explained {
 /// Compares `a` and `b` (the two versions of artefact `name`) and writes the reports into
 /// `dir`. `source_date_epoch` feeds the hints (times later than it are named);
 /// `also_differing` names the other differing artefacts (checksum lines of them are
-/// consequences); `offenders` is the profile's table of known offenders.
+/// consequences); `offenders` is the profile's table of known offenders; `hint` (cause,
+/// remedy) is added to the report's hints (`verify --bisect`'s finding).
 #[allow(clippy::too_many_arguments)]
 pub fn artefact(
     name: &str,
@@ -35,6 +36,7 @@ pub fn artefact(
     source_date_epoch: Option<i64>,
     offenders: &std::sync::Arc<isoforge_offenders::Table>,
     also_differing: &[&str],
+    hint: Option<(String, String)>,
     dir: &Path,
     progress: &Progress,
 ) -> Result<Explained, Error> {
@@ -44,8 +46,23 @@ pub fn artefact(
         offenders: offenders.clone(),
         ..Default::default()
     };
-    let report = isoforge_diff::diff(a, b, &opts)
+    let mut report = isoforge_diff::diff(a, b, &opts)
         .map_err(|e| Error::Failed(format!("cannot compare {name}: {e}")))?;
+    let preface = hint
+        .as_ref()
+        .map(|(cause, remedy)| format!("{cause}\n  remedy: {remedy}\n\n"));
+    if let Some((cause, remedy)) = hint {
+        report.hints.insert(
+            0,
+            isoforge_diff::report::HintSummary {
+                id: "verify-bisect",
+                cause,
+                remedy,
+                occurrences: 1,
+                examples: vec![name.to_string()],
+            },
+        );
+    }
     std::fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
     let path = |ext: &str| dir.join(format!("{name}.diff.{ext}"));
     let (text, html, json) = (path("txt"), path("html"), path("json"));
@@ -54,7 +71,12 @@ pub fn artefact(
         (OutputFormat::Html, &html),
         (OutputFormat::Json, &json),
     ] {
-        write_report(&report, format, file)?;
+        // The text report's first screen has no hints section: the finding goes on top.
+        let preface = match format {
+            OutputFormat::Text => preface.as_deref(),
+            _ => None,
+        };
+        write_report(&report, format, preface, file)?;
     }
     stage.done(report.summary());
     Ok(Explained {
@@ -71,13 +93,15 @@ pub fn artefact(
 fn write_report(
     report: &isoforge_diff::Report,
     format: OutputFormat,
+    preface: Option<&str>,
     file: &Path,
 ) -> Result<(), Error> {
     let err = || format!("cannot write {}", file.display());
     let fs_err = |e: isoforge_fs::Error| Error::Failed(e.to_string());
     let mut tmp = isoforge_fs::AtomicFile::create(file).map_err(fs_err)?;
     let mut out = std::io::BufWriter::new(&mut tmp);
-    isoforge_diff::render::render(report, format, &mut out)
+    out.write_all(preface.unwrap_or_default().as_bytes())
+        .and_then(|()| isoforge_diff::render::render(report, format, &mut out))
         .and_then(|()| out.flush())
         .map_err(io_err(err()))?;
     drop(out);
@@ -102,6 +126,10 @@ mod tests {
             None,
             &Default::default(),
             &[],
+            Some((
+                "the difference follows `home`".into(),
+                "do not write $HOME".into(),
+            )),
             &out,
             &Progress::new(false),
         )
@@ -109,6 +137,9 @@ mod tests {
         assert!(e.summary.starts_with("different"), "{}", e.summary);
         let text = std::fs::read_to_string(&e.text).unwrap();
         assert!(text.contains("build-b"), "{text}");
+        assert!(text.starts_with("the difference follows `home`"), "{text}");
+        let html = std::fs::read_to_string(&e.html).unwrap();
+        assert!(html.contains("the difference follows `home`"));
         assert_eq!(
             e.brief,
             "differs only in content (hostname: build-a vs hostname: build-b)"

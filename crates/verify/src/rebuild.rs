@@ -244,6 +244,7 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
                 Some(recorded.source_date_epoch),
                 &offenders,
                 &differing,
+                None,
                 &dir,
                 progress,
             )

@@ -1,0 +1,66 @@
+//! The variations of `isoforge verify` that must reach the build's tools themselves, not only
+//! isoforge: the tools run in a fixed environment ([`ToolEnv`]), so verify hands them over in
+//! two variables of its own, and the build adds them to that environment without recording
+//! them in BUILD_INFO (a reproducible build gives the same bytes with or without them).
+//!
+//! - [`EXEC_PATH`]: a directory put first in the tools' `PATH`.
+//! - [`FAKETIME`]: a clock offset (`+SECONDS`) for libfaketime, which verify has copied to
+//!   [`FAKETIME_LIB`] under the output directory. It is preloaded as
+//!   `/proc/<this pid>/root/<that path>`: the same file from the host, from a builder root and
+//!   from inside the image's chroot (where mmdebstrap runs the maintainer scripts and mounts
+//!   this PID namespace's `/proc`), so the image needs no copy of it.
+
+use std::path::Path;
+
+use isoforge_exec::ToolEnv;
+
+use crate::Error;
+
+/// An absolute directory, put first in the tools' `PATH`.
+pub const EXEC_PATH: &str = "ISOFORGE_VERIFY_EXEC_PATH";
+/// A libfaketime offset, `+SECONDS` or `-SECONDS`.
+pub const FAKETIME: &str = "ISOFORGE_VERIFY_FAKETIME";
+/// Where verify puts libfaketime, relative to the output directory.
+pub const FAKETIME_LIB: &str = ".isoforge-verify/libfaketime.so.1";
+
+/// Adds the variations found in this process's environment to `env`.
+pub fn apply(mut env: ToolEnv, output_root: &Path) -> Result<ToolEnv, Error> {
+    if let Some(dir) = std::env::var_os(EXEC_PATH) {
+        let dir = dir.to_string_lossy().into_owned();
+        if !dir.starts_with('/') || dir.contains(':') {
+            return Err(Error::Invalid(format!(
+                "{EXEC_PATH}={dir}: must be an absolute directory without ':' (it is set by isoforge verify; unset it)"
+            )));
+        }
+        env = env.varied("PATH", format!("{dir}:{}", isoforge_exec::TOOL_PATH));
+    }
+    if let Some(offset) = std::env::var_os(FAKETIME) {
+        let offset = offset.to_string_lossy().into_owned();
+        let digits = offset.strip_prefix(['+', '-']).unwrap_or("");
+        if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::Invalid(format!(
+                "{FAKETIME}={offset}: must be +SECONDS or -SECONDS (it is set by isoforge verify; unset it)"
+            )));
+        }
+        let lib = std::path::absolute(output_root.join(FAKETIME_LIB)).map_err(Error::io(
+            format!("cannot resolve {}", output_root.display()),
+        ))?;
+        let regular = lib
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_file());
+        if !regular {
+            return Err(Error::Invalid(format!(
+                "{FAKETIME} is set but {} is not a regular file: isoforge verify puts libfaketime there",
+                lib.display()
+            )));
+        }
+        let preload = format!("/proc/{}/root{}", std::process::id(), lib.display());
+        env = env
+            .varied("LD_PRELOAD", preload)
+            .varied("FAKETIME", offset)
+            // Only the clock: timeouts keep real time, file times stay what is on disk.
+            .varied("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .varied("NO_FAKE_STAT", "1");
+    }
+    Ok(env)
+}
