@@ -24,8 +24,16 @@ pub const FAKETIME: &str = "ISOFORGE_VERIFY_FAKETIME";
 pub const FAKETIME_LIB: &str = ".isoforge-verify/libfaketime.so.1";
 
 /// Adds the variations found in this process's environment to `env`.
-pub fn apply(mut env: ToolEnv, output_root: &Path) -> Result<ToolEnv, Error> {
-    if let Some(dir) = std::env::var_os(EXEC_PATH) {
+pub fn apply(env: ToolEnv, output_root: &Path) -> Result<ToolEnv, Error> {
+    apply_from(env, output_root, |k| std::env::var_os(k))
+}
+
+fn apply_from(
+    mut env: ToolEnv,
+    output_root: &Path,
+    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<ToolEnv, Error> {
+    if let Some(dir) = var(EXEC_PATH) {
         let dir = dir.to_string_lossy().into_owned();
         if !dir.starts_with('/') || dir.contains(':') {
             return Err(Error::Invalid(format!(
@@ -34,7 +42,7 @@ pub fn apply(mut env: ToolEnv, output_root: &Path) -> Result<ToolEnv, Error> {
         }
         env = env.varied("PATH", format!("{dir}:{}", isoforge_exec::TOOL_PATH));
     }
-    if let Some(offset) = std::env::var_os(FAKETIME) {
+    if let Some(offset) = var(FAKETIME) {
         let offset = offset.to_string_lossy().into_owned();
         let digits = offset.strip_prefix(['+', '-']).unwrap_or("");
         if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -63,4 +71,59 @@ pub fn apply(mut env: ToolEnv, output_root: &Path) -> Result<ToolEnv, Error> {
             .varied("NO_FAKE_STAT", "1");
     }
     Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::ffi::OsString;
+
+    fn run(vars: &[(&str, &str)], root: &Path) -> Result<BTreeMap<String, OsString>, String> {
+        let vars: BTreeMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        let env = ToolEnv::new(1, Path::new("/h"), Path::new("/t"));
+        apply_from(env, root, |k| vars.get(k).cloned())
+            .map(|e| e.vars().map(|(k, v)| (k.to_string(), v.clone())).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn verify_variations_reach_the_tool_environment_or_are_refused_in_one_line() {
+        let d = tempfile::tempdir().unwrap();
+        let plain = run(&[], d.path()).unwrap();
+        assert!(!plain.contains_key("LD_PRELOAD"));
+        let got = run(&[(EXEC_PATH, "/nonexistent/x")], d.path()).unwrap();
+        assert_eq!(
+            got["PATH"],
+            OsString::from(format!("/nonexistent/x:{}", isoforge_exec::TOOL_PATH))
+        );
+        for bad in ["relative", "/a:/b"] {
+            let e = run(&[(EXEC_PATH, bad)], d.path()).unwrap_err();
+            assert!(e.starts_with("ISOFORGE_VERIFY_EXEC_PATH="), "{e}");
+        }
+        // No library where verify puts it: refused, not silently unshifted.
+        let e = run(&[(FAKETIME, "+100")], d.path()).unwrap_err();
+        assert!(e.contains("is not a regular file"), "{e}");
+        let lib = d.path().join(FAKETIME_LIB);
+        std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
+        std::fs::write(&lib, "").unwrap();
+        for bad in ["100", "+1d", "+", "-12345678901234"] {
+            let e = run(&[(FAKETIME, bad)], d.path()).unwrap_err();
+            assert!(e.contains("must be +SECONDS or -SECONDS"), "{bad}: {e}");
+        }
+        let got = run(&[(FAKETIME, "+34413180")], d.path()).unwrap();
+        assert_eq!(got["FAKETIME"], "+34413180");
+        assert_eq!(
+            got["LD_PRELOAD"],
+            OsString::from(format!(
+                "/proc/{}/root{}",
+                std::process::id(),
+                lib.display()
+            ))
+        );
+        assert_eq!(got["NO_FAKE_STAT"], "1");
+    }
 }
