@@ -3,7 +3,8 @@
 //! - [`enter_build_namespace`]: re-runs isoforge as PID 1 of a new PID namespace with a
 //!   private mount namespace. When the build ends, however it ends (even `kill -9` of the
 //!   isoforge process), the kernel kills every process it started and drops every mount
-//!   mmdebstrap made, so nothing is left running or mounted on the host.
+//!   mmdebstrap made, so nothing is left running or mounted on the host. It has its own
+//!   `/proc`, which shows only its processes.
 //! - [`Variation`]: what `isoforge verify` changes for its second build in the process itself:
 //!   host and domain name (UTS namespace), the `/etc/hostname` file tools copy, the umask,
 //!   one CPU (affinity) and the kernel personality (`uname -r` 2.6, ASLR off).
@@ -82,6 +83,7 @@ pub fn enter_build_namespace() -> Result<Entered, Error> {
         cmd.pre_exec(|| {
             unshare(CloneFlags::CLONE_NEWNS)?;
             make_mounts_private()?;
+            mount_own_proc()?;
             Ok(())
         });
     }
@@ -105,6 +107,23 @@ pub fn enter_build_namespace() -> Result<Entered, Error> {
             Err(e) => return Err(io_err("waiting for the build")(e)),
         }
     }
+}
+
+/// Mounts a `/proc` of this (new) PID namespace over the host's, in this (new, private)
+/// mount namespace: the build's `/proc/<pid>` are its own processes, as in the image's chroot
+/// (where mmdebstrap mounts one too), so a `/proc/<pid>/root/…` path means the same process
+/// outside and inside the chroot (`isoforge verify`'s libfaketime is preloaded that way).
+fn mount_own_proc() -> io::Result<()> {
+    // SAFETY: static C strings, no allocation.
+    check(unsafe {
+        libc::mount(
+            c"proc".as_ptr(),
+            c"/proc".as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        )
+    })
 }
 
 /// Marks every mount in this (new) mount namespace private, so nothing propagates back.

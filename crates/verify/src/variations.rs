@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use isoforge_sandbox::{ADDR_NO_RANDOMIZE, UNAME26, Uts, Variation};
 
@@ -311,10 +312,25 @@ pub fn apply(set: &Set, place: &Place, cmd: &mut Command) -> Result<Applied, Err
 
 /// `output/` seen through disorderfs (entries in reverse order), over itself: the real
 /// directory is first bind-mounted at `.output-real` beside it, so every path stays the same.
+/// The daemon runs in the foreground as this process's child, and is stopped after the
+/// unmount (a copy of the mount in a build's namespace could otherwise keep it alive).
 struct DisorderMount {
     point: PathBuf,
     real: PathBuf,
-    mounted: bool,
+    daemon: Option<std::process::Child>,
+}
+
+/// Whether `path` is a mount point of file system type `fstype` (from `/proc/self/mountinfo`).
+fn is_mounted(path: &Path, fstype: &str) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = path.display().to_string();
+    info.lines().any(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        let dash = f.iter().position(|x| *x == "-");
+        f.get(4) == Some(&want.as_str()) && dash.and_then(|d| f.get(d + 1)) == Some(&fstype)
+    })
 }
 
 impl DisorderMount {
@@ -322,8 +338,6 @@ impl DisorderMount {
         let real = output.with_file_name(".output-real");
         std::fs::create_dir_all(&real)
             .map_err(io_err(format!("cannot create {}", real.display())))?;
-        let failed =
-            |what: &str, e: nix::Error| Error::Failed(format!("fileordering: cannot {what}: {e}"));
         nix::mount::mount(
             Some(output),
             &real,
@@ -331,16 +345,22 @@ impl DisorderMount {
             nix::mount::MsFlags::MS_BIND,
             None::<&str>,
         )
-        .map_err(|e| failed(&format!("bind-mount {}", output.display()), e))?;
+        .map_err(|e| {
+            Error::Failed(format!(
+                "fileordering: cannot bind-mount {}: {e}",
+                output.display()
+            ))
+        })?;
         let mut m = Self {
             point: output.to_path_buf(),
             real,
-            mounted: false,
+            daemon: None,
         };
         // Reversed, not shuffled: the same order in every build, so builds of a subset
         // (--bisect) give the same bytes as build B when this variation is the cause.
         let mut cmd = isoforge_exec::tool("disorderfs");
         cmd.args([
+            "-f",
             "--quiet",
             "--multi-user=yes",
             "--reverse-dirents=yes",
@@ -349,10 +369,37 @@ impl DisorderMount {
             "allow_other,dev,suid,nonempty",
         ])
         .arg(&m.real)
-        .arg(&m.point);
-        isoforge_exec::capture(cmd)
-            .map_err(|e| Error::Failed(format!("fileordering: disorderfs failed: {e}")))?;
-        m.mounted = true;
+        .arg(&m.point)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+        let child = cmd
+            .spawn()
+            .map_err(io_err("fileordering: cannot start disorderfs"))?;
+        m.daemon = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !is_mounted(&m.point, "fuse.disorderfs") {
+            let exited = m.daemon.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                let mut err = String::new();
+                if let Some(mut e) = m.daemon.as_mut().and_then(|c| c.stderr.take()) {
+                    use std::io::Read as _;
+                    let _ = (&mut e).take(4096).read_to_string(&mut err);
+                }
+                m.daemon = None;
+                return Err(Error::Failed(format!(
+                    "fileordering: disorderfs {status}: {}",
+                    err.trim()
+                )));
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Failed(format!(
+                    "fileordering: disorderfs did not mount {} within 20 s",
+                    m.point.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         Ok(m)
     }
 
@@ -362,16 +409,28 @@ impl DisorderMount {
 
     fn release(&mut self) -> Result<(), Error> {
         let mut first = None;
-        if self.mounted {
-            self.mounted = false;
-            // The FUSE daemon exits once its mount is gone.
-            if let Err(e) = nix::mount::umount2(&self.point, nix::mount::MntFlags::empty())
+        if let Some(mut daemon) = self.daemon.take() {
+            if is_mounted(&self.point, "fuse.disorderfs")
+                && let Err(e) = nix::mount::umount2(&self.point, nix::mount::MntFlags::empty())
                 && let Err(e2) = nix::mount::umount2(&self.point, nix::mount::MntFlags::MNT_DETACH)
             {
                 first = Some(format!(
                     "cannot unmount disorderfs from {}: {e}; {e2}",
                     self.point.display()
                 ));
+            }
+            // Our own child, by its pid: it may still serve a copy of the mount.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(daemon.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while daemon.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if daemon.try_wait().ok().flatten().is_none() {
+                let _ = daemon.kill();
+                let _ = daemon.wait();
             }
         }
         if !self.real.as_os_str().is_empty() {
@@ -485,8 +544,17 @@ mod tests {
         assert_ne!(p[1], "isoforge-verify-b");
         assert!(!p[4].starts_with("2.6."));
         assert_eq!(p[7], "ft=");
-        // Unmounted again, nothing left beside it.
+        // Unmounted again, no daemon left, nothing left beside it.
         assert!(!place.dir.join(".output-real").exists());
+        let real = place.dir.join(".output-real").display().to_string();
+        for p in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+            assert!(
+                !String::from_utf8_lossy(&cmdline).contains(&real),
+                "disorderfs still runs: {}",
+                p.path().display()
+            );
+        }
         assert!(
             !std::fs::read_to_string("/proc/self/mountinfo")
                 .unwrap()
