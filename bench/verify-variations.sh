@@ -11,14 +11,15 @@
 # Table and figures in bench/results/verify-variations/summary.txt.
 #
 #   sudo bench/verify-variations.sh [LEAK...]     LEAK: date nproc order uname path (default all)
-#   BENCH_SKIP_LEAKS=1 / BENCH_SKIP_TIMING=1 leave a part out.
+#   BENCH_SKIP_LEAKS=1 / BENCH_SKIP_TIMING=1 leave a part out; BENCH_RESULTS=DIR writes elsewhere
+#   (two runs at once need two).
 # Needs root, network access to the Debian mirror (isoforge lock), faketime and disorderfs.
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
 bin="$top/target/release/isoforge"
 [ -x "$bin" ] || "$top/scripts/setup.sh"
-results="$top/bench/results/verify-variations"
+results="${BENCH_RESULTS:-$top/bench/results/verify-variations}"
 mkdir -p "$results"
 secs() { date +%s.%N; }
 leaks=("$@")
