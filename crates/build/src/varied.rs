@@ -6,7 +6,7 @@
 //! - [`EXEC_PATH`]: a directory put first in the tools' `PATH`.
 //! - [`FAKETIME`]: a clock offset (`+SECONDS`) for libfaketime, which verify has copied to
 //!   [`FAKETIME_LIB`] under the output directory. It is preloaded as
-//!   `/proc/<this pid>/root/<that path>`: the same file from the host, from a builder root and
+//!   `/usr/../proc/<this pid>/root/<that path>`: the same file from the host, from a builder root and
 //!   from inside the image's chroot (where mmdebstrap runs the maintainer scripts and mounts
 //!   this PID namespace's `/proc`), so the image needs no copy of it.
 
@@ -62,12 +62,17 @@ fn apply_from(
                 lib.display()
             )));
         }
-        let preload = format!("/proc/{}/root{}", std::process::id(), lib.display());
+        // `/usr/..` is `/` everywhere; usrmerge's convert-usrmerge moves every library
+        // `ldd /bin/cp` lists into /usr unless its path starts with /usr/ (a bare
+        // `/proc/…` made it fail: "cp: cannot create regular file '/usr/proc/…'").
+        let preload = format!("/usr/../proc/{}/root{}", std::process::id(), lib.display());
         env = env
             .varied("LD_PRELOAD", preload)
             .varied("FAKETIME", offset)
             // Only the clock: timeouts keep real time, file times stay what is on disk.
             .varied("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            // No POSIX semaphore in /dev/shm (the image's chroot has none at first).
+            .varied("FAKETIME_DISABLE_SHM", "1")
             .varied("NO_FAKE_STAT", "1");
     }
     Ok(env)
@@ -119,7 +124,7 @@ mod tests {
         assert_eq!(
             got["LD_PRELOAD"],
             OsString::from(format!(
-                "/proc/{}/root{}",
+                "/usr/../proc/{}/root{}",
                 std::process::id(),
                 lib.display()
             ))

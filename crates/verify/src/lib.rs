@@ -5,7 +5,7 @@
 //! Each build runs from its own `git clone` of the commit, so nothing from the caller's work
 //! tree (or a previous build) is reused. What build B varies is a set of named variations
 //! ([`variations`], reprotest's names: the clock, one CPU, directory order, kernel
-//! personality, ASLR, `PATH`, build path, host and domain name, time zone, locale, umask,
+//! ASLR, `PATH`, build path, host and domain name, time zone, locale, umask,
 //! `HOME`); `--vary` chooses them, one that cannot be applied here is listed as skipped (an
 //! error with `--strict`). With `--bisect`, a difference is traced to the variations it
 //! follows ([`bisect`]) by more builds with subsets of them. Each build's result is moved to
@@ -552,10 +552,10 @@ pub fn render_log(r: &Report) -> String {
         };
         let _ = writeln!(s, "  {n}: {state}");
     }
-    let _ = writeln!(
-        s,
-        "  user_group: not applicable (the build needs root: mmdebstrap's root mode)\n"
-    );
+    for (n, why) in variations::NOT_APPLICABLE {
+        let _ = writeln!(s, "  {n}: not applicable ({why})");
+    }
+    s.push('\n');
     let _ = writeln!(s, "artefacts:");
     for c in &r.artefacts {
         let verdict = if c.identical() {

@@ -210,7 +210,7 @@ mod tests {
             "  timezone: varied: TZ=Pacific/Chatham (UTC+13:45)",
             "  time: SKIPPED: libfaketime is not installed",
             "  umask: not varied (left out by --vary)",
-            "  user_group: not applicable (the build needs root: mmdebstrap's root mode)",
+            "  user_group: not applicable (the build needs root (mmdebstrap's root mode), so it cannot run as another user)",
             "bisect: the difference follows `timezone` (2 extra builds)",
         ] {
             assert!(log.lines().any(|x| x == l), "{l:?} not in\n{log}");

@@ -29,10 +29,11 @@ pub struct Args {
     pub runtime: String,
     /// What build B varies, with reprotest's names: time (the tools' clock +398 days, by
     /// libfaketime), num_cpus (one CPU), fileordering (directory entries reversed by
-    /// disorderfs), kernel (uname 2.6), aslr (off), exec_path (an extra PATH entry),
-    /// build_path, domain_host, timezone, locales, umask, home. Comma-separated; `-NAME`
-    /// leaves one out (`--vary -time`), `all` is every one. `user_group` does not apply: the
-    /// build needs root (mmdebstrap's root mode), so it cannot run as another user.
+    /// disorderfs), aslr (off), exec_path (an extra PATH entry), build_path, domain_host,
+    /// timezone, locales, umask, home. Comma-separated; `-NAME` leaves one out
+    /// (`--vary -time`), `all` is every one. Not applicable: `user_group` (the build needs
+    /// root, mmdebstrap's root mode) and `kernel` (with `uname -r` 2.6, libc6's preinst
+    /// refuses to install: "Kernel must be upgraded").
     #[arg(
         long,
         default_value = "all",
