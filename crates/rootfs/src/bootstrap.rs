@@ -45,6 +45,10 @@ pub fn run(
         .arg(&profile.suite)
         .arg(target)
         .args(sources);
+    // isoforge verify's shifted clock (libfaketime) stops at mmdebstrap: libfaketime shares
+    // its clock through a POSIX semaphore in /dev/shm that the image's chroot cannot open, and
+    // then exits, so no maintainer script could run under it.
+    cmd.env_remove("LD_PRELOAD");
     runner.run(stage, "mmdebstrap", cmd)?;
     // The root directory's mode becomes the live system's `/`.
     std::fs::set_permissions(target, std::fs::Permissions::from_mode(0o755))
