@@ -3,7 +3,8 @@
 #   1. Planted leaks: one local package per leak, whose postinst writes one value into the image
 #      (/usr/share/silvermetal-leak/<leak>): `date -u +%Y-%m` (time), `nproc` (num_cpus),
 #      `ls -f` of a directory (fileordering), `$PATH` (exec_path); `uname -r` (reprotest's kernel)
-#      only when asked for: that variation cannot apply (libc6 refuses uname 2.6). For each
+#      only when asked for: that variation cannot apply (libc6 refuses uname 2.6); `date` is
+#      expected NOT to be caught as `time` (libfaketime does not reach maintainer scripts). For each
 #      one, a scratch clone of this repository with that package added to PACKAGES (signed
 #      local repository on 127.0.0.1, `isoforge lock`, `fetch`, commit), then
 #      `isoforge verify --strict --bisect`: it must exit 1 and name the leak's variation.
