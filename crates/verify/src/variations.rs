@@ -369,6 +369,8 @@ impl DisorderMount {
             real,
             daemon: None,
         };
+        // hard_remove: an unlinked file that is still open is gone at once, not renamed to
+        // `.fuse_hidden*` (usrmerge's check found one in /bin and stopped the build).
         // Reversed, not shuffled: the same order in every build, so builds of a subset
         // (--bisect) give the same bytes as build B when this variation is the cause.
         let mut cmd = isoforge_exec::tool("disorderfs");
@@ -379,7 +381,7 @@ impl DisorderMount {
             "--reverse-dirents=yes",
             "--shuffle-dirents=no",
             "-o",
-            "allow_other,dev,suid,nonempty",
+            "allow_other,dev,suid,nonempty,hard_remove",
         ])
         .arg(&m.real)
         .arg(&m.point)
