@@ -548,7 +548,11 @@ pub fn render_log(r: &Report) -> String {
         } else if let Some((_, why)) = r.skipped.iter().find(|(s, _)| *s == n) {
             format!("SKIPPED: {why}")
         } else {
-            "not varied (left out by --vary)".into()
+            if n == Name::FileOrdering {
+                format!("not varied ({})", variations::FILEORDERING_OFF)
+            } else {
+                "not varied (left out by --vary)".into()
+            }
         };
         let _ = writeln!(s, "  {n}: {state}");
     }

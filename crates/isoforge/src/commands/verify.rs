@@ -31,7 +31,8 @@ pub struct Args {
     /// libfaketime), num_cpus (one CPU), fileordering (directory entries reversed by
     /// disorderfs), aslr (off), exec_path (an extra PATH entry), build_path, domain_host,
     /// timezone, locales, umask, home. Comma-separated; `-NAME` leaves one out
-    /// (`--vary -time`), `all` is every one. Not applicable: `user_group` (the build needs
+    /// (`--vary -time`), `all` is every one but fileordering (through disorderfs dpkg cannot
+    /// build the image: usrmerge stops on FUSE's `.fuse_hidden` files). Not applicable: `user_group` (the build needs
     /// root, mmdebstrap's root mode) and `kernel` (with `uname -r` 2.6, libc6's preinst
     /// refuses to install: "Kernel must be upgraded").
     #[arg(
