@@ -8,7 +8,8 @@ top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
 
 build_pkgs=(git ca-certificates curl build-essential mmdebstrap squashfs-tools xorriso
-  grub-common grub-pc-bin grub-efi-amd64-bin mtools dosfstools debian-archive-keyring)
+  grub-common grub-pc-bin grub-efi-amd64-bin mtools dosfstools debian-archive-keyring
+  faketime disorderfs)  # the last two: isoforge verify's time and fileordering (CI: --strict)
 test_pkgs=(qemu-system-x86 ovmf cpio zstd xz-utils binutils util-linux hostname python3-venv shellcheck)
 for f in "$top"/crates/*/APT-PACKAGES; do
   [ -f "$f" ] && mapfile -t -O "${#test_pkgs[@]}" test_pkgs < <(grep -v '^\s*#' "$f" | grep -v '^\s*$')

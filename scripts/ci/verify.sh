@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# CI job `verify`: `isoforge verify` of one flavor (ISOFORGE_CI_FLAVOR, else DEFAULT_FLAVOR)
-# with the pinned builder (--runtime chroot): builds A and B under
-# $WORKSPACE/<build-id>/build-a and build-b. Leaves, for the upload steps:
+# CI job `verify`: `isoforge verify --strict` (every variation applied, none skipped) of one
+# flavor (ISOFORGE_CI_FLAVOR, else DEFAULT_FLAVOR) with the pinned builder (--runtime chroot):
+# builds A and B under $WORKSPACE/<build-id>/build-a and build-b. Leaves, for the upload steps:
 #   ci-output/   the verified output directory (ISO, SHA256SUMS, BUILD_INFO, provenance)
 #   ci-reports/  on failure: verification.log and the isoforge diff reports (txt, html, json)
 # Usage: scripts/ci/verify.sh [extra isoforge verify options]
@@ -16,7 +16,7 @@ status=0
 flavor_args=()
 [ -n "$flavor" ] && flavor_args=(--flavor "$flavor")
 "$bin" verify --config config "${flavor_args[@]}" --runtime "${ISOFORGE_CI_RUNTIME:-chroot}" \
-  --dir "$dir" --output "$output" --force "$@" || status=$?
+  --dir "$dir" --output "$output" --force --strict "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   mkdir -p "$top/ci-reports"
   for f in "$dir/$build_id"/verification.log "$dir/$build_id"/*.diff.{txt,html,json}; do

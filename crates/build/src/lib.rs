@@ -19,6 +19,7 @@
 pub mod locking;
 mod output;
 pub mod preflight;
+pub mod varied;
 
 use std::cell::RefCell;
 use std::fs;
@@ -181,6 +182,7 @@ pub fn build(opts: &Options, progress: &Progress) -> Result<Outcome, Error> {
         &work.join("home"),
         &work.join("tmp"),
     );
+    let env = varied::apply(env, &opts.output_root)?;
     for d in [work.join("home"), work.join("tmp")] {
         fs::create_dir_all(&d).map_err(Error::io(format!("cannot create {}", d.display())))?;
     }

@@ -21,6 +21,8 @@ const PASS_THROUGH: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct ToolEnv {
     vars: BTreeMap<String, OsString>,
+    /// Set by [`ToolEnv::varied`]: override `vars` for the tools, never recorded.
+    varied: BTreeMap<String, OsString>,
 }
 
 impl ToolEnv {
@@ -55,7 +57,10 @@ impl ToolEnv {
                 vars.insert((*name).into(), v);
             }
         }
-        Self { vars }
+        Self {
+            vars,
+            varied: BTreeMap::new(),
+        }
     }
 
     /// Adds or replaces one variable (e.g. `MTOOLS_SKIP_CHECK` for mtools).
@@ -64,8 +69,20 @@ impl ToolEnv {
         self
     }
 
+    /// One of `isoforge verify`'s variations of build B (a shifted clock, an extra `PATH`
+    /// entry): the tools see it, BUILD_INFO does not record it ([`ToolEnv::recorded`]), since a
+    /// reproducible build gives the same bytes with or without it.
+    pub fn varied(mut self, name: &str, value: impl Into<OsString>) -> Self {
+        self.varied.insert(name.into(), value.into());
+        self
+    }
+
     pub fn vars(&self) -> impl Iterator<Item = (&str, &OsString)> {
-        self.vars.iter().map(|(k, v)| (k.as_str(), v))
+        self.vars
+            .iter()
+            .filter(|(k, _)| !self.varied.contains_key(k.as_str()))
+            .chain(&self.varied)
+            .map(|(k, v)| (k.as_str(), v))
     }
 
     /// The variables that determine the output, for BUILD_INFO: paths and proxies are left
@@ -78,5 +95,27 @@ impl ToolEnv {
             })
             .map(|(k, v)| (k.clone(), v.to_string_lossy().into_owned()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varied_variables_reach_the_tools_but_not_the_record() {
+        let env = ToolEnv::new(1, Path::new("/h"), Path::new("/t"))
+            .varied("PATH", "/nonexistent:/usr/bin")
+            .varied("FAKETIME", "+1d");
+        let vars: BTreeMap<&str, &OsString> = env.vars().collect();
+        assert_eq!(vars["PATH"], "/nonexistent:/usr/bin");
+        assert_eq!(vars["FAKETIME"], "+1d");
+        assert_eq!(env.vars().filter(|(k, _)| *k == "PATH").count(), 1);
+        let recorded = env.recorded();
+        assert!(
+            recorded.contains(&("PATH".into(), PATH.into())),
+            "{recorded:?}"
+        );
+        assert!(!recorded.iter().any(|(k, _)| k == "FAKETIME"));
     }
 }

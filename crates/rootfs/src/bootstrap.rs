@@ -1,5 +1,10 @@
 //! mmdebstrap: the profile's packages installed into a directory, reproducibly (with
 //! SOURCE_DATE_EPOCH set, mmdebstrap clamps times and cleans its own traces).
+//!
+//! dpkg runs with `force-unsafe-io` (no fsync per unpacked file): a failed build throws its
+//! rootfs away anyway. It is set by a hook for the build only (`--dpkgopt` would stay in the
+//! image as `/etc/dpkg/dpkg.cfg.d/99mmdebstrap`), and its directory gets its time back, so
+//! the image does not change (same ISO sha256 with and without it).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -9,6 +14,9 @@ use isoforge_inputs::Profile;
 
 use crate::packages::Installed;
 use crate::{Error, io_err};
+
+/// dpkg's configuration file that turns off fsync while the image is built, removed at the end.
+const UNSAFE_IO: &str = "etc/dpkg/dpkg.cfg.d/isoforge-unsafe-io";
 
 /// Installs `profile`'s packages from the apt source lines `sources` (the local repository of
 /// the lock) into `target` (which must not exist yet).
@@ -27,9 +35,20 @@ pub fn run(
         .arg(format!("--architectures={}", profile.architecture))
         .arg(format!("--components={}", profile.components.join(",")))
         .arg(format!("--include={}", profile.packages.join(",")))
+        .arg(format!(
+            "--setup-hook=mkdir -p \"$1/etc/dpkg/dpkg.cfg.d\" && echo force-unsafe-io > \"$1/{UNSAFE_IO}\""
+        ))
+        // The directory keeps the time dpkg gave it (the package's), as if the file never was.
+        .arg(format!(
+            "--customize-hook=d=\"$1/{UNSAFE_IO}\"; t=$(stat -c %Y \"${{d%/*}}\"); rm -f \"$d\"; touch -m -d \"@$t\" \"${{d%/*}}\""
+        ))
         .arg(&profile.suite)
         .arg(target)
         .args(sources);
+    // isoforge verify's shifted clock (libfaketime) stops at mmdebstrap: libfaketime shares
+    // its clock through a POSIX semaphore in /dev/shm that the image's chroot cannot open, and
+    // then exits, so no maintainer script could run under it.
+    cmd.env_remove("LD_PRELOAD");
     runner.run(stage, "mmdebstrap", cmd)?;
     // The root directory's mode becomes the live system's `/`.
     std::fs::set_permissions(target, std::fs::Permissions::from_mode(0o755))

@@ -28,7 +28,8 @@ pub struct Explained {
 /// `also_differing` names the other differing artefacts (checksum lines of them are
 /// consequences); `offenders` is the profile's table of known offenders; `writers` is build
 /// A's record of which overlay or hook wrote which path (`logs/writers`, see
-/// [`writers_of`]), named next to the hints.
+/// [`writers_of`]), named next to the hints; `hint` (cause, remedy) is added to the
+/// report's hints (`verify --bisect`'s finding).
 #[allow(clippy::too_many_arguments)]
 pub fn artefact(
     name: &str,
@@ -38,6 +39,7 @@ pub fn artefact(
     offenders: &std::sync::Arc<isoforge_offenders::Table>,
     writers: &std::sync::Arc<isoforge_diff::Writers>,
     also_differing: &[&str],
+    hint: Option<(String, String)>,
     dir: &Path,
     progress: &Progress,
 ) -> Result<Explained, Error> {
@@ -48,8 +50,23 @@ pub fn artefact(
         writers: writers.clone(),
         ..Default::default()
     };
-    let report = isoforge_diff::diff(a, b, &opts)
+    let mut report = isoforge_diff::diff(a, b, &opts)
         .map_err(|e| Error::Failed(format!("cannot compare {name}: {e}")))?;
+    let preface = hint
+        .as_ref()
+        .map(|(cause, remedy)| format!("{cause}\n  remedy: {remedy}\n\n"));
+    if let Some((cause, remedy)) = hint {
+        report.hints.insert(
+            0,
+            isoforge_diff::report::HintSummary {
+                id: "verify-bisect",
+                cause,
+                remedy,
+                occurrences: 1,
+                examples: vec![name.to_string()],
+            },
+        );
+    }
     std::fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
     let path = |ext: &str| dir.join(format!("{name}.diff.{ext}"));
     let (text, html, json) = (path("txt"), path("html"), path("json"));
@@ -58,7 +75,12 @@ pub fn artefact(
         (OutputFormat::Html, &html),
         (OutputFormat::Json, &json),
     ] {
-        write_report(&report, format, file)?;
+        // The text report's first screen has no hints section: the finding goes on top.
+        let preface = match format {
+            OutputFormat::Text => preface.as_deref(),
+            _ => None,
+        };
+        write_report(&report, format, preface, file)?;
     }
     stage.done(report.summary());
     Ok(Explained {
@@ -88,13 +110,15 @@ pub fn writers_of(dir: &Path, progress: &Progress) -> std::sync::Arc<isoforge_di
 fn write_report(
     report: &isoforge_diff::Report,
     format: OutputFormat,
+    preface: Option<&str>,
     file: &Path,
 ) -> Result<(), Error> {
     let err = || format!("cannot write {}", file.display());
     let fs_err = |e: isoforge_fs::Error| Error::Failed(e.to_string());
     let mut tmp = isoforge_fs::AtomicFile::create(file).map_err(fs_err)?;
     let mut out = std::io::BufWriter::new(&mut tmp);
-    isoforge_diff::render::render(report, format, &mut out)
+    out.write_all(preface.unwrap_or_default().as_bytes())
+        .and_then(|()| isoforge_diff::render::render(report, format, &mut out))
         .and_then(|()| out.flush())
         .map_err(io_err(err()))?;
     drop(out);
@@ -120,6 +144,10 @@ mod tests {
             &Default::default(),
             &Default::default(),
             &[],
+            Some((
+                "the difference follows `home`".into(),
+                "do not write $HOME".into(),
+            )),
             &out,
             &Progress::new(false),
         )
@@ -127,6 +155,9 @@ mod tests {
         assert!(e.summary.starts_with("different"), "{}", e.summary);
         let text = std::fs::read_to_string(&e.text).unwrap();
         assert!(text.contains("build-b"), "{text}");
+        assert!(text.starts_with("the difference follows `home`"), "{text}");
+        let html = std::fs::read_to_string(&e.html).unwrap();
+        assert!(html.contains("the difference follows `home`"));
         assert_eq!(
             e.brief,
             "differs only in content (hostname: build-a vs hostname: build-b)"

@@ -2,18 +2,22 @@
 //! (`build-a/`, `build-b/`), the second under a deliberately different environment; then a
 //! comparison of every artefact and `verification.log`.
 //!
-//! Each build runs from its own `git clone` of the commit, so the build path differs and
-//! nothing from the caller's work tree (or a previous build) is reused. Build B differs in
-//! host and domain name (a UTS namespace), the `/etc/hostname` file mmdebstrap copies, the
-//! time zone, the locale, the umask (002), `HOME` and `USER`, and its directory is 0700 (as
-//! under a `mktemp -d`, so that apt's unprivileged user cannot reach it). A leak of any of these into
-//! the image shows up as a difference.
+//! Each build runs from its own `git clone` of the commit, so nothing from the caller's work
+//! tree (or a previous build) is reused. What build B varies is a set of named variations
+//! ([`variations`], reprotest's names: the clock, one CPU, directory order, kernel
+//! ASLR, `PATH`, build path, host and domain name, time zone, locale, umask,
+//! `HOME`); `--vary` chooses them, one that cannot be applied here is listed as skipped (an
+//! error with `--strict`). With `--bisect`, a difference is traced to the variations it
+//! follows ([`bisect`]) by more builds with subsets of them. Each build's result is moved to
+//! `results/<label>/` as soon as it is made.
 
+pub mod bisect;
 pub mod checkout;
 pub mod compare;
 pub mod explain;
 pub mod rebuild;
 pub mod tools;
+pub mod variations;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use isoforge_exec::Progress;
 use isoforge_inputs::Source;
-use isoforge_sandbox::Variation;
+use variations::{Name, Place, Set};
 
 pub use compare::Compared;
 
@@ -60,16 +64,25 @@ pub struct Options {
     pub flavor: Option<String>,
     /// `--runtime` for both builds (`host`, `chroot`, `docker`, `podman`).
     pub runtime: String,
+    /// What build B varies (`--vary`).
+    pub vary: Set,
+    /// A variation that cannot be applied here is an error, not a skip.
+    pub strict: bool,
+    /// On a difference, find the variations it follows.
+    pub bisect: bool,
 }
 
 /// One of the two builds.
 #[derive(Debug, Clone)]
 pub struct Side {
-    pub name: &'static str,
+    /// `a`, `b`, or `bisect-N`.
+    pub name: String,
     pub dir: PathBuf,
     /// `(what, value)` of the environment this side ran in, for the log.
     pub environment: Vec<(String, String)>,
     pub took: Duration,
+    /// Its output directory (`results/<a|b>/`).
+    pub result: PathBuf,
 }
 
 #[derive(Debug)]
@@ -86,6 +99,13 @@ pub struct Report {
     pub explained: Vec<explain::Explained>,
     /// One line when the build tools changed during the verify (see [`tools::line`]).
     pub tools_changed: Option<String>,
+    /// The variations build B ran with.
+    pub varied: Set,
+    /// Variations asked for that this machine cannot apply, with the reason.
+    pub skipped: Vec<(Name, String)>,
+    /// `--bisect`: what the difference follows, and the extra builds, one line each.
+    pub bisect: Option<bisect::Finding>,
+    pub bisect_builds: Vec<String>,
     pub log: PathBuf,
 }
 
@@ -121,38 +141,8 @@ impl Report {
 
     /// Output directory of one side's build.
     pub fn result_dir(&self, side: usize) -> PathBuf {
-        self.sides[side].dir.join("output").join(&self.build_id)
+        self.sides[side].result.clone()
     }
-}
-
-/// What build B changes, and how it is described in the log.
-struct Varied {
-    variation: Variation,
-    env: Vec<(&'static str, String)>,
-}
-
-fn varied(dir: &Path) -> Result<Varied, Error> {
-    let hostname_file = dir.join("etc-hostname");
-    std::fs::write(&hostname_file, "isoforge-verify-b\n")
-        .map_err(io_err("cannot write the varied /etc/hostname"))?;
-    Ok(Varied {
-        variation: Variation {
-            hostname: "isoforge-verify-b".into(),
-            domainname: "verify-b.invalid".into(),
-            hostname_file,
-            umask: 0o002,
-        },
-        env: vec![
-            // UTC+13:45: a zone nobody builds in, so a leak cannot pass for UTC.
-            ("TZ", "Pacific/Chatham".into()),
-            ("LANG", "fr_FR.UTF-8".into()),
-            ("LC_ALL", "fr_FR.UTF-8".into()),
-            ("LANGUAGE", "fr".into()),
-            ("HOME", dir.join("home").display().to_string()),
-            ("USER", "isoforge-b".into()),
-            ("LOGNAME", "isoforge-b".into()),
-        ],
-    })
 }
 
 /// Runs both builds and compares them. Exit status is the caller's: identical or not.
@@ -198,87 +188,48 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
         dir.display()
     ));
 
+    let skipped: Vec<(Name, String)> = opts
+        .vary
+        .iter()
+        .filter_map(|&n| variations::unavailable(n, &opts.runtime).map(|why| (n, why)))
+        .collect();
+    if opts.strict && !skipped.is_empty() {
+        return Err(Error::Failed(format!(
+            "--strict: {} cannot be applied here, so build B would not vary it; install what is missing, or leave it out with --vary -NAME",
+            skipped
+                .iter()
+                .map(|(n, why)| format!("{n} ({why})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let varied: Set = opts
+        .vary
+        .iter()
+        .filter(|n| !skipped.iter().any(|(s, _)| s == *n))
+        .copied()
+        .collect();
+    for (n, why) in &skipped {
+        progress.note(format!("variation {n} SKIPPED: {why}"));
+    }
+
     let exe = std::env::current_exe().map_err(io_err("cannot find the isoforge binary"))?;
     let tools_before = tools::host(&opts.runtime);
-    let mut sides = Vec::new();
-    for (name, vary) in [("a", false), ("b", true)] {
-        let side_dir = dir.join(format!("build-{name}"));
-        let src = side_dir.join("src");
-        checkout::commit(source.root.as_os_str(), &source.commit, &src)?;
-        if opts.allow_dirty {
-            checkout::copy_dirty(&source, &src)?;
-        }
-        let mut cmd = build_command(
-            &exe,
-            &src,
-            &config_rel,
-            &side_dir.join("output"),
-            &opts.runtime,
-            flavor.as_ref().map(|f| f.name.as_str()),
-        );
-        if opts.allow_dirty {
-            cmd.arg("--allow-dirty");
-        }
-        if opts.verbose {
-            cmd.arg("--verbose");
-        }
-        let mut environment = vec![("build path".to_string(), src.display().to_string())];
-        if vary {
-            let v = varied(&side_dir)?;
-            std::fs::create_dir_all(side_dir.join("home"))
-                .map_err(io_err("cannot create the varied HOME"))?;
-            for (k, val) in &v.env {
-                cmd.env(k, val);
-                environment.push((k.to_string(), val.clone()));
-            }
-            environment.push(("hostname".into(), v.variation.hostname.clone()));
-            environment.push(("domain name".into(), v.variation.domainname.clone()));
-            environment.push(("/etc/hostname".into(), v.variation.hostname.clone()));
-            environment.push(("umask".into(), format!("{:04o}", v.variation.umask)));
-            // Under a 0700 directory, as under a `mktemp -d`: users other than root (apt's
-            // _apt) cannot reach the build.
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&side_dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(io_err(format!("cannot restrict {}", side_dir.display())))?;
-            environment.push(("build directory mode".into(), "0700".into()));
-            v.variation
-                .apply(&mut cmd)
-                .map_err(io_err("cannot prepare the varied environment"))?;
-        } else {
-            environment.extend(caller_environment());
-        }
-        progress.note(format!(
-            "== build {} in {} ==",
-            name.to_uppercase(),
-            side_dir.display()
-        ));
-        let started = Instant::now();
-        let status = cmd
-            .status()
-            .map_err(io_err(format!("cannot start {}", exe.display())))?;
-        if isoforge_exec::cancel::is_cancelled() {
-            return Err(Error::Failed("cancelled".into()));
-        }
-        if !status.success() {
-            return Err(Error::Failed(format!(
-                "build {} failed ({status}); its logs are in {}/output",
-                name.to_uppercase(),
-                side_dir.display()
-            )));
-        }
-        sides.push(Side {
-            name,
-            dir: side_dir,
-            environment,
-            took: started.elapsed(),
-        });
-    }
+    let builder = Builder {
+        exe: &exe,
+        source: &source,
+        config_rel: &config_rel,
+        dir: &dir,
+        build_id: &build_id,
+        flavor: flavor.as_ref().map(|f| f.name.as_str()),
+        opts,
+        progress,
+    };
+    let a = builder.build("a", &Set::new())?;
+    let b = builder.build("b", &varied)?;
+    let sides = [a, b];
     let tools_after = tools::host(&opts.runtime);
-    let sides: [Side; 2] = sides
-        .try_into()
-        .map_err(|_| Error::Failed("internal: two builds expected".into()))?;
-    let a = sides[0].dir.join("output").join(&build_id);
-    let b = sides[1].dir.join("output").join(&build_id);
+    let (a, b) = (sides[0].result.clone(), sides[1].result.clone());
     let artefacts =
         compare::artefacts(&a, &b).map_err(io_err("cannot compare the two builds' artefacts"))?;
     let (ra, rb) = (tools::recorded(&a), tools::recorded(&b));
@@ -287,25 +238,184 @@ pub fn verify(opts: &Options, progress: &Progress) -> Result<Report, Error> {
         ra.as_ref().zip(rb.as_ref()),
     );
     let mut report = Report {
-        build_id,
+        build_id: build_id.clone(),
         runtime: opts.runtime.clone(),
         commit: source.commit.clone(),
         log: dir.join("verification.log"),
-        dir,
+        dir: dir.clone(),
         sides,
         artefacts,
         promoted: None,
         explained: Vec::new(),
         tools_changed,
+        varied,
+        skipped,
+        bisect: None,
+        bisect_builds: Vec::new(),
     };
     if report.identical() {
         report.promoted = promote(&report, opts)?;
     } else {
+        if opts.bisect {
+            let (finding, builds) = run_bisect(&builder, &report)?;
+            progress.note(format!("bisect: {}", finding.line()));
+            report.bisect = Some(finding);
+            report.bisect_builds = builds;
+        }
         report.explained = explain_differences(&report, &opts.config_dir, progress)?;
     }
     std::fs::write(&report.log, render_log(&report))
         .map_err(io_err(format!("cannot write {}", report.log.display())))?;
     Ok(report)
+}
+
+/// Makes one build with a set of variations, at A's or B's paths (`build_path`), and moves
+/// its output to `results/<label>/`.
+struct Builder<'a> {
+    exe: &'a Path,
+    source: &'a Source,
+    config_rel: &'a Path,
+    dir: &'a Path,
+    build_id: &'a str,
+    flavor: Option<&'a str>,
+    opts: &'a Options,
+    progress: &'a Progress,
+}
+
+impl Builder<'_> {
+    fn build(&self, label: &str, set: &Set) -> Result<Side, Error> {
+        let place = Place {
+            dir: self.dir.join(if set.contains(&Name::BuildPath) {
+                "build-b"
+            } else {
+                "build-a"
+            }),
+        };
+        let src = place.src();
+        if !src.exists() {
+            checkout::commit(self.source.root.as_os_str(), &self.source.commit, &src)?;
+            if self.opts.allow_dirty {
+                checkout::copy_dirty(self.source, &src)?;
+            }
+            if set.contains(&Name::BuildPath) {
+                // Under a 0700 directory, as under a `mktemp -d`: users other than root
+                // (apt's _apt) cannot reach the build.
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::set_permissions(&place.dir, std::fs::Permissions::from_mode(0o700))
+                    .map_err(io_err(format!("cannot restrict {}", place.dir.display())))?;
+            }
+        }
+        let output = place.output();
+        std::fs::create_dir_all(&output)
+            .map_err(io_err(format!("cannot create {}", output.display())))?;
+        let mut cmd = build_command(
+            self.exe,
+            &src,
+            self.config_rel,
+            &output,
+            &self.opts.runtime,
+            self.flavor,
+        );
+        if self.opts.allow_dirty {
+            cmd.arg("--allow-dirty");
+        }
+        if self.opts.verbose {
+            cmd.arg("--verbose");
+        }
+        let mut environment = vec![("build path".to_string(), src.display().to_string())];
+        if set.is_empty() {
+            environment.extend(caller_environment());
+        }
+        let applied = variations::apply(set, &place, &mut cmd)?;
+        environment.extend(applied.environment.iter().cloned());
+        self.progress.note(format!(
+            "== build {} in {}{} ==",
+            label.to_uppercase(),
+            place.dir.display(),
+            if set.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", varying {}",
+                    set.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(",")
+                )
+            }
+        ));
+        let started = Instant::now();
+        let status = cmd.status();
+        let unmounted = applied.finish();
+        let status = status.map_err(io_err(format!("cannot start {}", self.exe.display())))?;
+        if isoforge_exec::cancel::is_cancelled() {
+            return Err(Error::Failed("cancelled".into()));
+        }
+        if !status.success() {
+            return Err(Error::Failed(format!(
+                "build {} failed ({status}); its logs are in {}",
+                label.to_uppercase(),
+                output.display()
+            )));
+        }
+        unmounted?;
+        let results = self.dir.join("results");
+        std::fs::create_dir_all(&results)
+            .map_err(io_err(format!("cannot create {}", results.display())))?;
+        let result = results.join(label);
+        std::fs::rename(output.join(self.build_id), &result).map_err(io_err(format!(
+            "cannot move build {}'s output to {}",
+            label.to_uppercase(),
+            result.display()
+        )))?;
+        Ok(Side {
+            name: label.to_string(),
+            dir: place.dir,
+            environment,
+            took: started.elapsed(),
+            result,
+        })
+    }
+}
+
+fn all_identical(c: &[Compared]) -> bool {
+    !c.is_empty() && c.iter().all(Compared::identical)
+}
+
+/// `--bisect`: builds with subsets of B's variations until the difference is explained.
+fn run_bisect(
+    builder: &Builder<'_>,
+    report: &Report,
+) -> Result<(bisect::Finding, Vec<String>), Error> {
+    let mut lines = Vec::new();
+    let mut n = 0;
+    let finding = bisect::search(&report.varied, |set| {
+        n += 1;
+        let label = format!("bisect-{n}");
+        let side = builder.build(&label, set)?;
+        let cmp = |other: &Path| {
+            compare::artefacts(other, &side.result)
+                .map_err(io_err(format!("cannot compare {}", side.result.display())))
+        };
+        let outcome = if all_identical(&cmp(&report.sides[0].result)?) {
+            bisect::Outcome::LikeA
+        } else if all_identical(&cmp(&report.sides[1].result)?) {
+            bisect::Outcome::LikeB
+        } else {
+            bisect::Outcome::Other
+        };
+        let line = format!(
+            "{label} ({:.0} s), varying {{{}}}: {}",
+            side.took.as_secs_f64(),
+            set.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(","),
+            match outcome {
+                bisect::Outcome::LikeA => "like build A",
+                bisect::Outcome::LikeB => "like build B",
+                bisect::Outcome::Other => "like neither",
+            }
+        );
+        builder.progress.note(format!("bisect: {line}"));
+        lines.push(line);
+        Ok::<_, Error>(outcome)
+    })?;
+    Ok((finding, lines))
 }
 
 /// Runs `isoforge diff` on every artefact both builds made but not alike.
@@ -344,6 +454,7 @@ fn explain_differences(
                 &offenders,
                 &writers,
                 &differing,
+                report.bisect.as_ref().map(bisect::Finding::hint),
                 &report.dir,
                 progress,
             )
@@ -449,10 +560,25 @@ pub fn render_log(r: &Report) -> String {
         }
         s.push('\n');
     }
-    let _ = writeln!(
-        s,
-        "varied in build B: build path, build directory mode (0700), hostname, domain name, /etc/hostname, TZ, locale (LANG, LC_ALL, LANGUAGE), umask, HOME, USER\n"
-    );
+    let _ = writeln!(s, "variations of build B:");
+    for n in Name::ALL {
+        let state = if r.varied.contains(&n) {
+            format!("varied: {}", n.value())
+        } else if let Some((_, why)) = r.skipped.iter().find(|(s, _)| *s == n) {
+            format!("SKIPPED: {why}")
+        } else {
+            if n == Name::FileOrdering {
+                format!("not varied ({})", variations::FILEORDERING_OFF)
+            } else {
+                "not varied (left out by --vary)".into()
+            }
+        };
+        let _ = writeln!(s, "  {n}: {state}");
+    }
+    for (n, why) in variations::NOT_APPLICABLE {
+        let _ = writeln!(s, "  {n}: not applicable ({why})");
+    }
+    s.push('\n');
     let _ = writeln!(s, "artefacts:");
     for c in &r.artefacts {
         let verdict = if c.identical() {
@@ -478,6 +604,12 @@ pub fn render_log(r: &Report) -> String {
     );
     if let Some(p) = &r.promoted {
         let _ = writeln!(s, "verified result: {}", p.display());
+    }
+    if let Some(f) = &r.bisect {
+        let _ = writeln!(s, "\nbisect: {}", f.line());
+        for l in &r.bisect_builds {
+            let _ = writeln!(s, "  {l}");
+        }
     }
     for e in &r.explained {
         let _ = writeln!(s, "\nisoforge diff of {}: {}", e.name, e.summary);

@@ -266,6 +266,7 @@ pub fn rebuild(opts: &Options, progress: &Progress) -> Result<Report, Error> {
                 &offenders,
                 &writers,
                 &differing,
+                None,
                 &dir,
                 progress,
             )

@@ -157,17 +157,19 @@ mod tests {
                     &Default::default(),
                     &Default::default(),
                     &differing,
+                    None,
                     &d.path().join("reports"),
                     &progress,
                 )
                 .unwrap()
             })
             .collect();
-        let side = |name| crate::Side {
-            name,
+        let side = |name: &str| crate::Side {
+            name: name.to_string(),
             dir: d.path().to_path_buf(),
             environment: vec![],
             took: std::time::Duration::ZERO,
+            result: d.path().join(name),
         };
         let report = crate::Report {
             build_id: "x".into(),
@@ -179,6 +181,13 @@ mod tests {
             promoted: None,
             explained,
             tools_changed: Some(note),
+            varied: [crate::Name::Timezone].into_iter().collect(),
+            skipped: vec![(crate::Name::Time, "libfaketime is not installed".into())],
+            bisect: Some(crate::bisect::Finding::Follows {
+                set: [crate::Name::Timezone].into_iter().collect(),
+                extra_builds: 2,
+            }),
+            bisect_builds: vec![],
             log: d.path().join("verification.log"),
         };
         assert_eq!(
@@ -197,5 +206,15 @@ mod tests {
             top[2].starts_with("in brief: BUILD_INFO differs only in Build-Tools"),
             "{log}"
         );
+        // Every variation is accounted for: varied, skipped with its reason, or left out.
+        for l in [
+            "  timezone: varied: TZ=Pacific/Chatham (UTC+13:45)",
+            "  time: SKIPPED: libfaketime is not installed",
+            "  umask: not varied (left out by --vary)",
+            "  user_group: not applicable (the build needs root (mmdebstrap's root mode), so it cannot run as another user)",
+            "bisect: the difference follows `timezone` (2 extra builds)",
+        ] {
+            assert!(log.lines().any(|x| x == l), "{l:?} not in\n{log}");
+        }
     }
 }

@@ -30,6 +30,29 @@ pub struct Args {
     /// pinned by BUILDER_IMAGE), as for `isoforge build`.
     #[arg(long, default_value = "host", value_parser = ["host", "chroot", "docker", "podman"])]
     pub runtime: String,
+    /// What build B varies, with reprotest's names: time (the tools' clock +398 days, by
+    /// libfaketime), num_cpus (one CPU), fileordering (directory entries reversed by
+    /// disorderfs), aslr (off), exec_path (an extra PATH entry), build_path, domain_host,
+    /// timezone, locales, umask, home. Comma-separated; `-NAME` leaves one out
+    /// (`--vary -time`), `all` is every one but fileordering (through disorderfs dpkg cannot
+    /// build the image: usrmerge stops on FUSE's `.fuse_hidden` files). Not applicable: `user_group` (the build needs
+    /// root, mmdebstrap's root mode) and `kernel` (with `uname -r` 2.6, libc6's preinst
+    /// refuses to install: "Kernel must be upgraded").
+    #[arg(
+        long,
+        default_value = "all",
+        value_name = "LIST",
+        allow_hyphen_values = true
+    )]
+    pub vary: String,
+    /// Make a variation that cannot be applied on this machine (no libfaketime, no FUSE) an
+    /// error instead of a skip listed in the log. CI uses it.
+    #[arg(long)]
+    pub strict: bool,
+    /// When the builds differ, find the variation (or smallest set of them) the difference
+    /// follows, with more builds using subsets of build B's variations.
+    #[arg(long)]
+    pub bisect: bool,
     /// Echo every line the tools print.
     #[arg(short, long)]
     pub verbose: bool,
@@ -55,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 }
 
 fn verify_one(args: &Args, flavor: Option<String>, progress: &Progress) -> anyhow::Result<u8> {
+    let vary = isoforge_verify::variations::parse_list(&args.vary).map_err(anyhow::Error::msg)?;
     let report = isoforge_verify::verify(
         &isoforge_verify::Options {
             config_dir: args.config.clone(),
@@ -65,6 +89,9 @@ fn verify_one(args: &Args, flavor: Option<String>, progress: &Progress) -> anyho
             verbose: args.verbose,
             flavor,
             runtime: args.runtime.clone(),
+            vary,
+            strict: args.strict,
+            bisect: args.bisect,
         },
         progress,
     )?;
@@ -88,6 +115,12 @@ fn verify_one(args: &Args, flavor: Option<String>, progress: &Progress) -> anyho
         if let Some(o) = c.first_difference {
             println!("  first differing byte at offset {o} (0x{o:x})");
         }
+    }
+    for (n, why) in &report.skipped {
+        println!("variation {n} SKIPPED: {why}");
+    }
+    if let Some(f) = &report.bisect {
+        println!("bisect: {}", f.line());
     }
     for e in &report.explained {
         println!("isoforge diff of {}: {}", e.name, e.summary);
