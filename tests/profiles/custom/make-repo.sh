@@ -16,6 +16,9 @@ rm -rf "$dest"
 mkdir -p "$dest/config"
 cp "$top"/config/*.conf "$top"/config/*.env "$top/config/builder.lock" "$dest/config/"
 cp -a "$here/config/." "$dest/config/"
+# A profile without flavors (the flavorless path: packages.lock, output/<commit>/): the
+# default profile's flavors are not copied, so its DEFAULT_FLAVOR goes too.
+sed -i '/^DEFAULT_FLAVOR=/d' "$dest/config/silvermetal-base.conf"
 if [ "${2:-}" = --date-hook ]; then
   printf '#!/bin/sh\n# Leaks the wall clock into the image: verify must catch it.\ndate > /etc/build-date\n' \
     >"$dest/config/hooks/20-date.hook.chroot"
