@@ -202,9 +202,13 @@ mod tests {
         assert_eq!(mt("read"), 1_000_000_000);
         let read = std::fs::symlink_metadata(root.path().join("read")).unwrap();
         assert_eq!(read.atime(), 1_000_000_000);
+        // (Walking reads the directories, which may move their atimes again: only mtimes
+        // are sure to stay.)
         assert_eq!(
-            clamp_times(root.path(), 1_500_000_000).unwrap(),
-            Clamped::default()
+            clamp_times(root.path(), 1_500_000_000)
+                .unwrap()
+                .later_mtimes,
+            0
         );
     }
 }
