@@ -159,7 +159,8 @@ impl Geometry {
         } else {
             let len = img.len() as u64;
             let s = self.bpb.root_offset();
-            vec![s.min(len)..(s + self.bpb.root_entries * 32).min(len)]
+            let root = s.min(len)..(s + self.bpb.root_entries * 32).min(len);
+            vec![root]
         }
     }
     /// The byte ranges of the clusters of the chain starting at `first`, read from the first
