@@ -511,7 +511,7 @@ fn cleanup_and_branding(b: &Build<'_>) -> Result<Image, Error> {
             epoch: b.epoch,
         },
     )?;
-    let clamped = isoforge_rootfs::tree::clamp_times(&b.rootfs, b.epoch)?;
+    let clamped = isoforge_rootfs::tree::clamp_times(&b.rootfs, b.epoch)?.entries;
     let mut log = cleaned.render();
     for wrote in &branded {
         log.push_str(&format!("wrote {wrote}\n"));

@@ -117,6 +117,85 @@ impl Bpb {
     }
 }
 
+/// Where things are in a FAT file system, from its boot sector alone: what a tool that
+/// rewrites an image in place (isoforge normalize pins the serial and the entries' dates)
+/// needs, with the same checks as [`parse`].
+#[derive(Clone, Debug)]
+pub struct Geometry {
+    bpb: Bpb,
+}
+
+/// The geometry of the FAT file system whose first sector is `boot_sector`.
+pub fn geometry(boot_sector: &[u8]) -> Result<Geometry> {
+    Bpb::parse(boot_sector)
+        .map(|bpb| Geometry { bpb })
+        .ok_or_else(|| Error::corrupt("FAT: boot sector parameters are not valid"))
+}
+
+impl Geometry {
+    pub fn kind(&self) -> FatType {
+        self.bpb.kind
+    }
+    /// Byte offset of the volume serial in a boot sector (only meaningful after the extended
+    /// boot signature 0x29, the byte before it).
+    pub fn serial_offset(&self) -> usize {
+        if self.bpb.kind == FatType::Fat32 {
+            67
+        } else {
+            39
+        }
+    }
+    /// Byte offset of the FAT32 backup boot sector, if it has one inside the reserved area.
+    pub fn backup_boot_sector(&self) -> Option<u64> {
+        let b = &self.bpb;
+        (b.kind == FatType::Fat32 && b.backup > 0 && b.backup < b.reserved)
+            .then(|| b.backup * b.bps)
+    }
+    /// The byte ranges of the root directory in `img` (the whole image in memory): the fixed
+    /// area of FAT12/16, or the cluster chain of FAT32.
+    pub fn root(&self, img: &[u8]) -> Vec<Range<u64>> {
+        if self.bpb.kind == FatType::Fat32 {
+            self.chain(img, self.bpb.root_cluster)
+        } else {
+            let len = img.len() as u64;
+            let s = self.bpb.root_offset();
+            let root = s.min(len)..(s + self.bpb.root_entries * 32).min(len);
+            vec![root]
+        }
+    }
+    /// The byte ranges of the clusters of the chain starting at `first`, read from the first
+    /// allocation table of `img`. Bounded: it stops at the end-of-chain mark, at a cluster
+    /// out of range or past the end of `img`, and at the first cluster seen twice.
+    pub fn chain(&self, img: &[u8], first: u32) -> Vec<Range<u64>> {
+        let b = &self.bpb;
+        let len = img.len() as u64;
+        let fat_start = b.fat_offset(0).min(len) as usize;
+        let fat_end = (b.fat_offset(0) + b.fat_sectors * b.bps).min(len) as usize;
+        let fat = &img[fat_start..fat_end];
+        let eoc = match b.kind {
+            FatType::Fat12 => 0xff8,
+            FatType::Fat16 => 0xfff8,
+            FatType::Fat32 => 0x0fff_fff8,
+        };
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut c = first;
+        while c >= 2 && c < b.clusters.saturating_add(2) && seen.insert(c) {
+            let s = b.cluster_offset(c);
+            let e = s + b.cluster_bytes();
+            if e > len {
+                break;
+            }
+            out.push(s..e);
+            c = next_cluster(b, fat, c);
+            if c >= eoc {
+                break;
+            }
+        }
+        out
+    }
+}
+
 /// A parsed FAT file system.
 #[derive(Debug)]
 pub struct FileSystem {

@@ -334,8 +334,7 @@ fn run(
     }
     // What the image itself holds later than the epoch (atimes our own reads moved do not
     // count: squashfs keeps no atime).
-    let clamped = later_mtimes(&rootfs, epoch)?;
-    isoforge_rootfs::tree::clamp_times(&rootfs, epoch)?;
+    let clamped = isoforge_rootfs::tree::clamp_times(&rootfs, epoch)?.later_mtimes;
     stage.done(&format!(
         "{} change(s), {clamped} time(s) clamped",
         changes.len()
@@ -793,24 +792,6 @@ fn unpack_squashfs(
         ))
     })?;
     contained(work)
-}
-
-/// How many entries under `root` have an mtime later than `epoch` (no symlink followed).
-fn later_mtimes(root: &Path, epoch: i64) -> Result<u64, Error> {
-    use std::os::unix::fs::MetadataExt;
-    let mut n = 0;
-    for entry in walkdir::WalkDir::new(root)
-        .same_file_system(true)
-        .follow_links(false)
-    {
-        let entry =
-            entry.map_err(|e| io_err(format!("cannot walk {}", root.display()))(e.into()))?;
-        let m = entry
-            .metadata()
-            .map_err(|e| io_err(format!("cannot stat {}", entry.path().display()))(e.into()))?;
-        n += u64::from(m.mtime() > epoch);
-    }
-    Ok(n)
 }
 
 fn change(

@@ -109,10 +109,20 @@ pub fn set_time_nofollow(path: &Path, epoch: i64) -> Result<(), Error> {
     .map_err(|e| io_err(format!("cannot set times of {}", path.display()))(e.into()))
 }
 
-/// Clamps every mtime (and atime) later than `epoch` down to it. Returns how many entries it
-/// changed. Does not cross into other file systems.
-pub fn clamp_times(root: &Path, epoch: i64) -> Result<u64, Error> {
-    let mut changed = 0;
+/// What [`clamp_times`] found and changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Clamped {
+    /// Entries whose mtime or atime was later than the epoch (all now clamped).
+    pub entries: u64,
+    /// Of those, the entries whose mtime was later: what the tree itself carried (a reader's
+    /// atime updates are not counted).
+    pub later_mtimes: u64,
+}
+
+/// Clamps every mtime (and atime) later than `epoch` down to it, and counts what it changed.
+/// Does not cross into other file systems.
+pub fn clamp_times(root: &Path, epoch: i64) -> Result<Clamped, Error> {
+    let mut clamped = Clamped::default();
     for entry in walkdir::WalkDir::new(root)
         .same_file_system(true)
         .follow_links(false)
@@ -125,10 +135,11 @@ pub fn clamp_times(root: &Path, epoch: i64) -> Result<u64, Error> {
         use std::os::unix::fs::MetadataExt;
         if m.mtime() > epoch || m.atime() > epoch {
             set_time_nofollow(entry.path(), m.mtime().min(epoch))?;
-            changed += 1;
+            clamped.entries += 1;
+            clamped.later_mtimes += u64::from(m.mtime() > epoch);
         }
     }
-    Ok(changed)
+    Ok(clamped)
 }
 
 #[cfg(test)]
@@ -172,8 +183,14 @@ mod tests {
         std::fs::write(root.path().join("new"), "").unwrap();
         write_file(root.path(), "old", b"", 0o644, 1_000_000_000).unwrap();
         std::os::unix::fs::symlink("/nonexistent", root.path().join("link")).unwrap();
+        // Read after the epoch, written before: clamped, but not a later mtime.
+        write_file(root.path(), "read", b"", 0o644, 1_000_000_000).unwrap();
+        let f = std::fs::File::open(root.path().join("read")).unwrap();
+        f.set_times(std::fs::FileTimes::new().set_accessed(SystemTime::now()))
+            .unwrap();
         let n = clamp_times(root.path(), 1_500_000_000).unwrap();
-        assert_eq!(n, 3, "root dir, new, link");
+        assert_eq!(n.entries, 4, "root dir, new, link, read");
+        assert_eq!(n.later_mtimes, 3, "root dir, new, link");
         let mt = |p: &str| {
             std::fs::symlink_metadata(root.path().join(p))
                 .unwrap()
@@ -182,5 +199,16 @@ mod tests {
         assert_eq!(mt("new"), 1_500_000_000);
         assert_eq!(mt("link"), 1_500_000_000);
         assert_eq!(mt("old"), 1_000_000_000);
+        assert_eq!(mt("read"), 1_000_000_000);
+        let read = std::fs::symlink_metadata(root.path().join("read")).unwrap();
+        assert_eq!(read.atime(), 1_000_000_000);
+        // (Walking reads the directories, which may move their atimes again: only mtimes
+        // are sure to stay.)
+        assert_eq!(
+            clamp_times(root.path(), 1_500_000_000)
+                .unwrap()
+                .later_mtimes,
+            0
+        );
     }
 }

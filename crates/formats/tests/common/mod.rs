@@ -73,6 +73,18 @@ impl Rng {
 
 /// Parses `bytes` as whatever it looks like and reads every member's content.
 pub fn exercise(bytes: Vec<u8>) {
+    // The in-place FAT view (isoforge normalize's): ranges stay inside the image.
+    if let Ok(g) = isoforge_formats::fat::geometry(&bytes) {
+        let _ = (g.kind(), g.serial_offset(), g.backup_boot_sector());
+        for r in g.root(&bytes) {
+            assert!(r.start <= r.end && r.end <= bytes.len() as u64);
+        }
+        for first in [0, 2, 3, u32::MAX] {
+            for r in g.chain(&bytes, first) {
+                assert!(r.end <= bytes.len() as u64);
+            }
+        }
+    }
     let src = mem(bytes);
     let limits = Limits {
         max_metadata: 64 << 20,
