@@ -456,13 +456,21 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
         ..
     } = walk;
 
-    name_blocks(&mut img.layout, &inodes.spans, &inode_paths, "inodes of");
+    name_blocks(
+        &mut img.layout,
+        &inodes.spans,
+        &inode_paths,
+        |i| path_after(&inode_layout, i, INODE_OF),
+        "inodes of",
+    );
     name_blocks(
         &mut img.layout,
         &dirs.spans,
         &dir_paths,
+        |i| path_after(&dir_layout, i, FIRST_DIR_HEADER_OF),
         "directory listings of",
     );
+    drop((inode_paths, dir_paths));
     for (i, f) in img.fragments.clone().iter().enumerate() {
         let users = &frag_users[i.min(frag_users.len().saturating_sub(1))];
         let who = match users.len() {
@@ -609,17 +617,30 @@ fn array_layout(name: &str, data: &[u8], width: usize, fields: &'static [Field])
     l
 }
 
+/// Name prefixes of the table structures that `name_blocks` reads the paths back from.
+const INODE_OF: &str = "inode of ";
+const FIRST_DIR_HEADER_OF: &str = "directory header #1 of ";
+
+/// The path in the name of structure `i` of `l`, after `prefix`.
+fn path_after<'a>(l: &'a Layout, i: u32, prefix: &str) -> &'a str {
+    l.structures
+        .get(i as usize)
+        .and_then(|s| s.name.strip_prefix(prefix))
+        .unwrap_or_default()
+}
+
 /// Renames each metadata block's payload after the first and last item it holds.
-fn name_blocks(
+fn name_blocks<'a>(
     l: &mut Layout,
     spans: &[(usize, std::ops::Range<usize>)],
-    items: &BTreeMap<usize, String>,
+    items: &BTreeMap<usize, u32>,
+    path: impl Fn(u32) -> &'a str,
     what: &str,
 ) {
     for (idx, r) in spans {
         let mut inside = items.range(r.clone());
-        let first = inside.next().map(|(_, p)| p.clone());
-        let last = inside.next_back().map(|(_, p)| p.clone());
+        let first = inside.next().map(|(_, &i)| path(i));
+        let last = inside.next_back().map(|(_, &i)| path(i));
         if let (Some(s), Some(f)) = (l.structures.get_mut(*idx), first) {
             s.name = match last {
                 Some(la) => format!("{} ({what} {f} … {la})", s.name),
@@ -797,8 +818,11 @@ struct Walk<'a> {
     xattr_layout: Layout,
     seen_inodes: HashSet<usize>,
     visited_dirs: HashSet<usize>,
-    inode_paths: BTreeMap<usize, String>,
-    dir_paths: BTreeMap<usize, String>,
+    /// Where each inode starts → its structure in `inode_layout` (whose name holds the path;
+    /// no second copy of every path is kept while parsing).
+    inode_paths: BTreeMap<usize, u32>,
+    /// Where each non-empty listing starts → its first header in `dir_layout`.
+    dir_paths: BTreeMap<usize, u32>,
     data_seen: HashSet<u64>,
     frag_users: Vec<Vec<String>>,
 }
@@ -1096,13 +1120,13 @@ impl Walk<'_> {
             meta.extend(self.xattrs(xattr, path));
         }
         if self.seen_inodes.insert(pos) {
+            self.inode_paths.insert(pos, self.inode_layout.len() as u32);
             self.inode_layout.push(Structure::with_fields(
-                format!("inode of {path}"),
+                format!("{INODE_OF}{path}"),
                 pos as u64,
                 len as u64,
                 fields,
             ));
-            self.inode_paths.insert(pos, path.to_string());
         }
         let kind = EntryKind::from_mode(mode);
         // One entry per inode is kept for the whole comparison: no spare capacity.
@@ -1266,9 +1290,6 @@ impl Walk<'_> {
                 "squashfs: listing of {path} runs past the directory table"
             )));
         }
-        if size > 0 {
-            self.dir_paths.insert(start, path.to_string());
-        }
         let mut p = start;
         let mut children = Vec::new();
         let mut header_no = 0;
@@ -1276,6 +1297,9 @@ impl Walk<'_> {
             let count = crate::le::u32(d, p) as usize + 1;
             let block = crate::le::u32(d, p + 4);
             header_no += 1;
+            if header_no == 1 {
+                self.dir_paths.insert(start, self.dir_layout.len() as u32);
+            }
             self.dir_layout.push(Structure::with_fields(
                 format!("directory header #{header_no} of {path}"),
                 p as u64,
