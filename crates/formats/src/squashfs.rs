@@ -437,7 +437,6 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
         inode_layout: Layout::new(),
         dir_layout: Layout::new(),
         xattr_layout: Layout::new(),
-        seen_inodes: HashSet::new(),
         visited_dirs: HashSet::new(),
         inode_paths: BTreeMap::new(),
         dir_paths: BTreeMap::new(),
@@ -816,7 +815,6 @@ struct Walk<'a> {
     inode_layout: Layout,
     dir_layout: Layout,
     xattr_layout: Layout,
-    seen_inodes: HashSet<usize>,
     visited_dirs: HashSet<usize>,
     /// Where each inode starts → its structure in `inode_layout` (whose name holds the path;
     /// no second copy of every path is kept while parsing).
@@ -1119,8 +1117,9 @@ impl Walk<'_> {
         if xattr != u32::MAX {
             meta.extend(self.xattrs(xattr, path));
         }
-        if self.seen_inodes.insert(pos) {
-            self.inode_paths.insert(pos, self.inode_layout.len() as u32);
+        // Also the set of inodes already laid out (hard links share one).
+        if let std::collections::btree_map::Entry::Vacant(v) = self.inode_paths.entry(pos) {
+            v.insert(self.inode_layout.len() as u32);
             self.inode_layout.push(Structure::with_fields(
                 format!("{INODE_OF}{path}"),
                 pos as u64,
