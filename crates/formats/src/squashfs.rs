@@ -425,6 +425,13 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
     let id_list: Vec<u32> = ids.chunks_exact(4).map(|c| crate::le::u32(c, 0)).collect();
 
     let fragment_count = img.fragments.len();
+    // One entry and one inode structure per inode (hard links add a few entries): sized up
+    // front, these big vectors never double (a doubling holds old and new at once, the peak of
+    // the whole comparison). Bounded by what the inode table read can hold (>= 16 bytes each).
+    let inodes_expected = (sb.inode_count as usize)
+        .min(inodes.data.len() / 16)
+        .min(limits.max_entries);
+    img.entries.reserve_exact(inodes_expected);
     let mut walk = Walk {
         img: &mut img,
         sb: &sb,
@@ -434,7 +441,7 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
         ids: &id_list,
         xattr_ids: &xattr_ids_data,
         xattr_kv: xattr_kv.as_ref(),
-        inode_layout: Layout::new(),
+        inode_layout: Layout::with_capacity(inodes_expected),
         dir_layout: Layout::new(),
         xattr_layout: Layout::new(),
         visited_dirs: HashSet::new(),
