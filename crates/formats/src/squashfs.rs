@@ -431,7 +431,9 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
     let inodes_expected = (sb.inode_count as usize)
         .min(inodes.data.len() / 16)
         .min(limits.max_entries);
-    img.entries.reserve_exact(inodes_expected);
+    // A little room for hard links; what is left is returned by the caller's shrink_to_fit.
+    img.entries
+        .reserve_exact(inodes_expected + inodes_expected / 16);
     let mut walk = Walk {
         img: &mut img,
         sb: &sb,
