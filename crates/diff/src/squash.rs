@@ -117,7 +117,9 @@ pub fn verdicts(
     let compared: Vec<(Vec<(usize, bool)>, usize)> = parts
         .into_par_iter()
         .map(|part| {
-            let (mut ca, mut cb) = (Blocks::new(ra, 2), Blocks::new(rb, 2));
+            // A part's tails are in A's fragment order, so one block of A is enough; B's
+            // order mostly follows. Every kept block is a decompressed block per thread.
+            let (mut ca, mut cb) = (Blocks::new(ra, 1), Blocks::new(rb, 2));
             let v = part
                 .iter()
                 .map(|&(i, (fa, oa), (fb, ob), len)| {

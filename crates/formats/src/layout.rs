@@ -577,6 +577,13 @@ impl Layout {
         Self::default()
     }
 
+    /// A layout with room for `n` structures.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            structures: Vec::with_capacity(n),
+        }
+    }
+
     /// Starts a structure at `start` of `len` bytes; add fields with the returned builder.
     pub fn structure(
         &mut self,

@@ -425,6 +425,15 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
     let id_list: Vec<u32> = ids.chunks_exact(4).map(|c| crate::le::u32(c, 0)).collect();
 
     let fragment_count = img.fragments.len();
+    // One entry and one inode structure per inode (hard links add a few entries): sized up
+    // front, these big vectors never double (a doubling holds old and new at once, the peak of
+    // the whole comparison). Bounded by what the inode table read can hold (>= 16 bytes each).
+    let inodes_expected = (sb.inode_count as usize)
+        .min(inodes.data.len() / 16)
+        .min(limits.max_entries);
+    // A little room for hard links; what is left is returned by the caller's shrink_to_fit.
+    img.entries
+        .reserve_exact(inodes_expected + inodes_expected / 16);
     let mut walk = Walk {
         img: &mut img,
         sb: &sb,
@@ -434,10 +443,9 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
         ids: &id_list,
         xattr_ids: &xattr_ids_data,
         xattr_kv: xattr_kv.as_ref(),
-        inode_layout: Layout::new(),
+        inode_layout: Layout::with_capacity(inodes_expected),
         dir_layout: Layout::new(),
         xattr_layout: Layout::new(),
-        seen_inodes: HashSet::new(),
         visited_dirs: HashSet::new(),
         inode_paths: BTreeMap::new(),
         dir_paths: BTreeMap::new(),
@@ -456,13 +464,21 @@ pub fn parse(src: &dyn ReadAt, limits: &Limits) -> Result<Image> {
         ..
     } = walk;
 
-    name_blocks(&mut img.layout, &inodes.spans, &inode_paths, "inodes of");
+    name_blocks(
+        &mut img.layout,
+        &inodes.spans,
+        &inode_paths,
+        |i| path_after(&inode_layout, i, INODE_OF),
+        "inodes of",
+    );
     name_blocks(
         &mut img.layout,
         &dirs.spans,
         &dir_paths,
+        |i| path_after(&dir_layout, i, FIRST_DIR_HEADER_OF),
         "directory listings of",
     );
+    drop((inode_paths, dir_paths));
     for (i, f) in img.fragments.clone().iter().enumerate() {
         let users = &frag_users[i.min(frag_users.len().saturating_sub(1))];
         let who = match users.len() {
@@ -609,17 +625,30 @@ fn array_layout(name: &str, data: &[u8], width: usize, fields: &'static [Field])
     l
 }
 
+/// Name prefixes of the table structures that `name_blocks` reads the paths back from.
+const INODE_OF: &str = "inode of ";
+const FIRST_DIR_HEADER_OF: &str = "directory header #1 of ";
+
+/// The path in the name of structure `i` of `l`, after `prefix`.
+fn path_after<'a>(l: &'a Layout, i: u32, prefix: &str) -> &'a str {
+    l.structures
+        .get(i as usize)
+        .and_then(|s| s.name.strip_prefix(prefix))
+        .unwrap_or_default()
+}
+
 /// Renames each metadata block's payload after the first and last item it holds.
-fn name_blocks(
+fn name_blocks<'a>(
     l: &mut Layout,
     spans: &[(usize, std::ops::Range<usize>)],
-    items: &BTreeMap<usize, String>,
+    items: &BTreeMap<usize, u32>,
+    path: impl Fn(u32) -> &'a str,
     what: &str,
 ) {
     for (idx, r) in spans {
         let mut inside = items.range(r.clone());
-        let first = inside.next().map(|(_, p)| p.clone());
-        let last = inside.next_back().map(|(_, p)| p.clone());
+        let first = inside.next().map(|(_, &i)| path(i));
+        let last = inside.next_back().map(|(_, &i)| path(i));
         if let (Some(s), Some(f)) = (l.structures.get_mut(*idx), first) {
             s.name = match last {
                 Some(la) => format!("{} ({what} {f} … {la})", s.name),
@@ -795,10 +824,12 @@ struct Walk<'a> {
     inode_layout: Layout,
     dir_layout: Layout,
     xattr_layout: Layout,
-    seen_inodes: HashSet<usize>,
     visited_dirs: HashSet<usize>,
-    inode_paths: BTreeMap<usize, String>,
-    dir_paths: BTreeMap<usize, String>,
+    /// Where each inode starts → its structure in `inode_layout` (whose name holds the path;
+    /// no second copy of every path is kept while parsing).
+    inode_paths: BTreeMap<usize, u32>,
+    /// Where each non-empty listing starts → its first header in `dir_layout`.
+    dir_paths: BTreeMap<usize, u32>,
     data_seen: HashSet<u64>,
     frag_users: Vec<Vec<String>>,
 }
@@ -1095,14 +1126,15 @@ impl Walk<'_> {
         if xattr != u32::MAX {
             meta.extend(self.xattrs(xattr, path));
         }
-        if self.seen_inodes.insert(pos) {
+        // Also the set of inodes already laid out (hard links share one).
+        if let std::collections::btree_map::Entry::Vacant(v) = self.inode_paths.entry(pos) {
+            v.insert(self.inode_layout.len() as u32);
             self.inode_layout.push(Structure::with_fields(
-                format!("inode of {path}"),
+                format!("{INODE_OF}{path}"),
                 pos as u64,
                 len as u64,
                 fields,
             ));
-            self.inode_paths.insert(pos, path.to_string());
         }
         let kind = EntryKind::from_mode(mode);
         // One entry per inode is kept for the whole comparison: no spare capacity.
@@ -1266,9 +1298,6 @@ impl Walk<'_> {
                 "squashfs: listing of {path} runs past the directory table"
             )));
         }
-        if size > 0 {
-            self.dir_paths.insert(start, path.to_string());
-        }
         let mut p = start;
         let mut children = Vec::new();
         let mut header_no = 0;
@@ -1276,6 +1305,9 @@ impl Walk<'_> {
             let count = crate::le::u32(d, p) as usize + 1;
             let block = crate::le::u32(d, p + 4);
             header_no += 1;
+            if header_no == 1 {
+                self.dir_paths.insert(start, self.dir_layout.len() as u32);
+            }
             self.dir_layout.push(Structure::with_fields(
                 format!("directory header #{header_no} of {path}"),
                 p as u64,
