@@ -40,28 +40,24 @@ const KEYS: &[&str] = &[
     "MKSQUASHFS_OPTIONS",
 ];
 
-/// The keys a flavor may set: `PACKAGES` adds to the base's, the others replace it. The
-/// distribution, suite, architecture and components stay the base's: every flavor shares
-/// the snapshot pin and the builder.
-const FLAVOR_KEYS: &[&str] = &[
-    "VARIANT",
-    "PACKAGES",
-    "LIVE_BOOT_OPTIONS",
-    "PRODUCT_NAME",
-    "PRODUCT_ID",
-    "PRODUCT_VERSION",
-    "ISO_VOLUME_LABEL",
-    "ISO_PUBLISHER",
-    "HOSTNAME",
-    "GRUB_MENU_TITLE",
-    "OS_RELEASE_ID_LIKE",
-    "OS_RELEASE_HOME_URL",
-    "OS_RELEASE_SUPPORT_URL",
-    "OS_RELEASE_BUG_REPORT_URL",
-    "REPORT_CONTACT",
-    "BOOT_MARKER",
-    "MKSQUASHFS_OPTIONS",
+/// The keys only the base profile may set: every flavor shares the snapshot pin and the
+/// builder (distribution, suite, architecture, components), and the default flavor.
+const BASE_ONLY: &[&str] = &[
+    DEFAULT_FLAVOR,
+    "DISTRIBUTION",
+    "SUITE",
+    "ARCHITECTURE",
+    "COMPONENTS",
 ];
+
+/// The keys a flavor may set (all but [`BASE_ONLY`]): `PACKAGES` adds to the base's, the
+/// others replace it.
+static FLAVOR_KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    KEYS.iter()
+        .copied()
+        .filter(|k| !BASE_ONLY.contains(k))
+        .collect()
+});
 
 /// mmdebstrap variants that produce a bootable system when given a kernel.
 const VARIANTS: &[&str] = &[
@@ -133,7 +129,7 @@ impl Profile {
             None => Self::from_file(&base)?,
             Some(f) => {
                 let over = EnvFile::load(&config_dir.join(f.conf_rel()))?;
-                let fields = over.fields(FLAVOR_KEYS)?;
+                let fields = over.fields(&FLAVOR_KEYS)?;
                 let extra = fields
                     .optional("PACKAGES", |v| words(v, validate::package_name))?
                     .unwrap_or_default();
